@@ -1,0 +1,66 @@
+"""Command line: `python -m bench <command>`. Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.errors import BenchError
+
+DEFAULT_TASK = "synthetic"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="gentle-bench: semi-supervised alignment sweeps")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="every method and task with its parameters and defaults")
+
+    run = sub.add_parser("run", help="run a grid of methods × tasks × pair ratios × seeds")
+    run.add_argument("--methods", default="all", help="'all' or a comma list (default: all)")
+    run.add_argument("--tasks", default=DEFAULT_TASK, help=f"comma list of tasks (default: {DEFAULT_TASK})")
+    run.add_argument("--pair-ratio", default="0.1", help="comma list of pair ratios in [0, 1] (default: 0.1)")
+    run.add_argument("--seeds", default="0,1,2", help="comma list of train seeds (default: 0,1,2)")
+    run.add_argument("--split-seed", default="0", help="seed of the paired subset (default: 0)")
+    run.add_argument("--method-param", action="append", default=[], metavar="K=V", help="[method.]k=v, repeatable")
+    run.add_argument("--task-param", action="append", default=[], metavar="K=V", help="[task.]k=v, repeatable")
+    add_results(run)
+    run.add_argument("--jobs", type=int, default=1, help="cells at once, each in its own process (default: 1)")
+    run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
+    run.add_argument("--dry-run", action="store_true", help="print the grid with each cell's state; run nothing")
+
+    exe = sub.add_parser("exec", help=argparse.SUPPRESS)
+    exe.add_argument("folder")
+    exe.add_argument("--threads", type=int, default=0)
+    exe.add_argument("--force", action="store_true")
+
+    col = sub.add_parser("collect", help="gather every run folder into results.parquet and results.csv")
+    add_results(col)
+
+    perf = sub.add_parser("perf", help="benchmarks: `perf losses` times every loss against a plain reference")
+    perf.add_argument("what", choices=["losses"])
+    perf.add_argument("--json", action="store_true", help="print one JSON record per measurement")
+
+    data = sub.add_parser("data", help="prepare and cache a task's data")
+    data.add_argument("task")
+    data.add_argument("--task-param", action="append", default=[], metavar="K=V")
+    data.add_argument("--source", help="shorthand for --task-param source=S")
+    return parser
+
+
+def add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", help="results folder (default: $BENCH_RESULTS or ./results)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bench import commands
+
+    try:
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except BenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,120 @@
+"""The commands behind the CLI; each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench import registry
+from bench.errors import BenchError
+from bench.params import parse_assignments
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench.listing import describe
+
+    print(describe())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.collect import row
+    from bench.grid import Grid, expand, parse_names, parse_ratios, parse_seeds
+    from bench.store import Store, results_root
+    from bench.summary import summary_table
+    from bench.sweep import plan, run_cells
+
+    if args.jobs < 1:
+        raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
+    grid = Grid(
+        methods=parse_names(args.methods, registry.methods()),
+        tasks=parse_names(args.tasks, registry.tasks()),
+        ratios=parse_ratios(args.pair_ratio),
+        seeds=parse_seeds(args.seeds),
+        split_seed=parse_seeds(args.split_seed, "--split-seed")[0],
+        method_params=parse_assignments(args.method_param, "--method-param"),
+        task_params=parse_assignments(args.task_param, "--task-param"),
+    )
+    specs = expand(grid)
+    store = Store(results_root(args.results))
+    if args.dry_run:
+        print_grid(store, specs)
+        return 0
+    store.ensure_writable()
+    cells = plan(store, specs)
+    states = run_cells(cells, jobs=args.jobs, force=args.force)
+    table = pd.DataFrame([row(c.folder) for c in cells])
+    print(summary_table(table))
+    failed = [c for c in cells if states[c.folder.run_id] == "failed"]
+    busy = [c for c in cells if states[c.folder.run_id] == "busy"]
+    for c in busy:
+        print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
+    for c in failed:
+        print(f"FAILED {c.spec.label()}: {c.folder.status().get('error')} (log: {c.folder.file('log.txt')})")
+    if failed:
+        print(f"{len(failed)} of {len(cells)} runs failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_grid(store, specs) -> None:
+    from bench.store import RunFolder
+
+    counts: dict[str, int] = {}
+    for spec in specs:
+        run_id = spec.run_id()
+        folder = RunFolder(store.runs / run_id)
+        state = folder.state() if folder.path.exists() else "pending"
+        counts[state] = counts.get(state, 0) + 1
+        print(f"{state:<11} {run_id}  {spec.label()}")
+    print(f"{len(specs)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    import torch
+
+    from bench.execute import execute
+    from bench.store import RunFolder
+    from bench.sweep import EXIT_BUSY
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    state = execute(RunFolder(args.folder), force=args.force)
+    return {"done": 0, "busy": EXIT_BUSY}.get(state, 1)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from bench.collect import collect, write_table
+    from bench.store import Store, results_root
+
+    store = Store(results_root(args.results))
+    df = collect(store)
+    if df.empty:
+        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
+    parquet, csv = write_table(df, store.root)
+    states = df["state"].value_counts().to_dict()
+    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
+    return 0
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from methods.perf import format_table, measure
+
+    records = measure()
+    print(json.dumps(records, indent=1) if args.json else format_table(records))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    entry = registry.tasks().get(args.task)
+    raw = parse_assignments(args.task_param, "--task-param")
+    if args.source:
+        raw["source"] = args.source
+    task = entry.create(entry.resolve(raw))
+    summary = task.prepare()
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,109 @@
+"""Registries of methods and tasks, discovered from their packages: one file (or sub-package) per entry.
+
+An entry is a class defined in its own module with a `name` and a `params` dict of `Param`.
+A class may declare `variants = {"alias": {"param": value}}`: named aliases with some parameters
+fixed (the ablations). A name defined twice is an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.params import Param, resolve
+from bench.suggest import closest
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered name: its class, its parameters (with the variant's defaults) and its source file."""
+
+    name: str
+    cls: type
+    kind: str
+    source: Path
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Param]:
+        declared = self.cls.declared_params()
+        return {k: (replace(p, default=self.fixed[k]) if k in self.fixed else p) for k, p in declared.items()}
+
+    def resolve(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Full parameter values from defaults and raw `k=v` strings; fixed ones cannot be changed."""
+        for key in raw:
+            if key in self.fixed:
+                raise BenchError(
+                    f"{self.kind} {self.name} fixes {key}={self.fixed[key]!r}; "
+                    f"use {self.cls.name} to set {key}"
+                )
+        return resolve(self.params, raw, f"{self.kind} {self.name}")
+
+    def create(self, values: dict[str, Any]):
+        """An instance configured with full parameter values (as resolve returns them)."""
+        return self.cls(**values)
+
+
+class Registry:
+    """Name → Entry for every entry class found in a package."""
+
+    def __init__(self, package: str, base: type, kind: str):
+        self.package, self.base, self.kind = package, base, kind
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        return _discover(self.package, self.base, self.kind)
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def get(self, name: str) -> Entry:
+        entries = self.entries
+        if name not in entries:
+            raise BenchError(
+                f"unknown {self.kind} {name!r}{closest(name, entries)}; "
+                f"known: {', '.join(sorted(entries))} (see `python -m bench list`)"
+            )
+        return entries[name]
+
+
+@cache
+def _discover(package: str, base: type, kind: str) -> dict[str, Entry]:
+    pkg = importlib.import_module(package)
+    found: dict[str, Entry] = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        source = Path(module.__file__)
+        for obj in vars(module).values():
+            if not (isinstance(obj, type) and issubclass(obj, base) and obj.__module__ == module.__name__):
+                continue
+            if not getattr(obj, "name", None):
+                continue
+            aliases = {obj.name: {}, **getattr(obj, "variants", {})}
+            for name, fixed in aliases.items():
+                if name in found:
+                    raise BenchError(
+                        f"duplicate {kind} name {name!r}: defined in {found[name].source.name} "
+                        f"and {source.name}; rename one of them"
+                    )
+                found[name] = Entry(name, obj, kind, source, dict(fixed))
+    return found
+
+
+def methods() -> Registry:
+    from methods.base import Method
+
+    return Registry("methods", Method, "method")
+
+
+def tasks() -> Registry:
+    from tasks.base import Task
+
+    return Registry("tasks", Task, "task")

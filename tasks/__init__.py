@@ -1,0 +1,1 @@
+"""Tasks: one file (or sub-package) per task: data sources, encoders, evaluation."""

@@ -1,0 +1,101 @@
+"""The task contract: a train pool of (A, B) items, encoders, views, and an evaluation.
+
+The harness chooses the paired set from the train pool (the split), builds the model
+(encoders → projection heads → L2 normalisation) and trains; the task only supplies data
+and judges the result. Every task has the training parameters of COMMON_PARAMS, with its own
+defaults in `train_defaults`, so that every method on a task gets the same budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from bench.params import Param
+
+COMMON_PARAMS = {
+    "steps": Param(600, "optimisation steps", low=100, high=5000, log=True),
+    "batch_size": Param(64, "rows per batch (paired + unpaired)"),
+    "paired_fraction": Param(1 / 3, "share of a batch's rows that are paired (released code: 22 of 64)"),
+    "lr": Param(1e-3, "Adam learning rate of heads and trainable towers", low=1e-5, high=1e-2, log=True),
+    "encoder_lr": Param(1e-5, "learning rate of fine-tuned pretrained encoders", low=1e-6, high=1e-4, log=True),
+    "weight_decay": Param(1e-3, "Adam weight decay"),
+    "embed_dim": Param(256, "dimension d of the shared space"),
+    "head_dropout": Param(0.1, "dropout inside the projection head"),
+    "unpaired": Param("same", "unpaired protocol (method.md)", choices=("same", "disjoint")),
+    "eval_every": Param(0, "evaluate every N steps as well as at the end (0: only at the end)"),
+    "checkpoint_every": Param(200, "save a resumable checkpoint every N steps (0: never)"),
+}
+
+
+@dataclass
+class TaskData:
+    """What a task hands the harness.
+
+    `train_a`, `train_b`: the train pool, N items each, row i of one the counterpart of row i of
+    the other; a Tensor (indexed by rows) or an object with `take(idx: LongTensor)` and `__len__`.
+    `b_ids`: (N,) long, equal where two items have identical B content (positives of each other),
+    or None. `keywords`: the B-encoder input of a keyword vocabulary, with `keyword_mask` (N × K
+    bool) the keywords in each item's B content, or None. `eval`: whatever `evaluate` needs.
+    """
+
+    train_a: Any
+    train_b: Any
+    eval: Any = None
+    b_ids: Tensor | None = None
+    keywords: Any = None
+    keyword_mask: Tensor | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.train_a)
+
+
+def take(pool: Any, idx: Tensor) -> Any:
+    """Rows `idx` of a pool: a Tensor is indexed, anything else answers `take(idx)`."""
+    return pool[idx] if isinstance(pool, Tensor) else pool.take(idx)
+
+
+class Task:
+    """Base of every task. Subclasses set `name`, `params`, `primary_metric` and implement
+    `load`, `encoders` and `evaluate`; `views` has a feature-space default."""
+
+    name: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    primary_metric: ClassVar[str] = ""
+
+    def __init__(self, **values: Any):
+        self.p = dict(values)
+
+    @classmethod
+    def declared_params(cls) -> dict[str, Param]:
+        common = {k: replace(p, default=cls.train_defaults.get(k, p.default)) for k, p in COMMON_PARAMS.items()}
+        return {**common, **cls.params}
+
+    def prepare(self) -> dict[str, Any]:
+        """Fetch, build and cache the data (idempotent; progress bars on long work); return a summary
+        of counts for `python -m bench data`. `load` calls it on demand."""
+        return {}
+
+    def load(self) -> TaskData:
+        """The train pool and evaluation data; deterministic given the task parameters."""
+        raise NotImplementedError
+
+    def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """Towers f_A and f_B, each an nn.Module with an int attribute `out_dim`."""
+        raise NotImplementedError
+
+    def views(self, side: str, x: Any, generator: torch.Generator) -> tuple[Any, Any]:
+        """Two random views of encoder inputs `x` of modality `side` ("a" or "b") for the SSL term."""
+        raise NotImplementedError
+
+    def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
+        """Metrics of a trained model (`model.embed_a(x)`, `model.embed_b(x)`, unit rows, eval mode,
+        no gradient). `paired` holds the train indices of the paired set, for reference values
+        (e.g. a nearest-neighbour lookup) that use only what the methods were given."""
+        raise NotImplementedError

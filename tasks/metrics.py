@@ -1,0 +1,47 @@
+"""Evaluation metrics: multi-positive retrieval recall@k and zero-shot classification.
+
+Retrieval follows CLIP_benchmark: a query scores 1 at k when any of its positives is among its
+k highest-scoring gallery items; recall@k is the mean over queries.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def recall_at_k(scores: Tensor, positives: Tensor, k: int) -> float:
+    """Mean over queries of 1[any positive in the top k]. scores, positives: (queries × gallery).
+
+    Ties are broken by gallery order (stable), so the value is deterministic."""
+    if scores.shape != positives.shape:
+        raise ValueError(f"scores {tuple(scores.shape)} and positives {tuple(positives.shape)} differ in shape")
+    k = min(k, scores.shape[1])
+    top = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    hit = torch.gather(positives.bool(), 1, top).any(dim=1)
+    return float(hit.float().mean())
+
+
+def retrieval(za: Tensor, zb: Tensor, positives: Tensor, ks=(1, 5, 10)) -> dict[str, float]:
+    """a2b_r{k} and b2a_r{k} for unit rows za (n_a × d), zb (n_b × d); positives (n_a × n_b)."""
+    scores = za @ zb.T
+    out = {f"a2b_r{k}": recall_at_k(scores, positives, k) for k in ks}
+    out.update({f"b2a_r{k}": recall_at_k(scores.T, positives.T, k) for k in ks})
+    return out
+
+
+def zero_shot(scores: Tensor, labels: Tensor, prefix: str = "zs") -> dict[str, float]:
+    """Classification of queries among classes by score (queries × classes), labels (queries,).
+
+    `{prefix}_top1`, `{prefix}_top5` (only with 5 or more classes) and `{prefix}_mpcr`, the mean
+    over the classes present of the per-class recall (top-1)."""
+    n_classes = scores.shape[1]
+    ranked = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    correct1 = ranked[:, 0] == labels
+    out = {f"{prefix}_top1": float(correct1.float().mean())}
+    if n_classes >= 5:
+        out[f"{prefix}_top5"] = float((ranked[:, :5] == labels[:, None]).any(dim=1).float().mean())
+    present = labels.unique()
+    per_class = torch.stack([correct1[labels == c].float().mean() for c in present])
+    out[f"{prefix}_mpcr"] = float(per_class.mean())
+    return out

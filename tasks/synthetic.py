@@ -1,0 +1,105 @@
+"""synthetic: latent class-structured points seen through two different random nonlinear maps.
+
+z = c_y + σ_z·ε (y one of `n_classes` classes, c_y ~ N(0, I_k)); A = g_A(z) + σ·ε, B = g_B(z) + σ·ε
+with g(z) = tanh(z W₁ + b₁) W₂ a random two-layer map per modality; features standardised with
+the train statistics. The true counterpart of every item is known, so retrieval measures exactly
+how much of the correspondence a method recovers. Zero-shot: each class's prompt is g_B(c_y).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from bench.params import Param
+from tasks.base import Task, TaskData
+from tasks.metrics import retrieval, zero_shot
+
+
+@dataclass(frozen=True)
+class SyntheticEval:
+    a: Tensor
+    b: Tensor
+    labels: Tensor
+    prompts: Tensor
+
+
+class MLPTower(nn.Module):
+    """in_dim → width → width, GELU; trained from scratch."""
+
+    def __init__(self, in_dim: int, width: int):
+        super().__init__()
+        self.out_dim = width
+        self.net = nn.Sequential(nn.Linear(in_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def _random_map(k: int, hidden: int, out: int, gen: torch.Generator):
+    w1 = torch.randn(k, hidden, generator=gen) / k**0.5
+    b1 = torch.randn(hidden, generator=gen) * 0.5
+    w2 = torch.randn(hidden, out, generator=gen) / hidden**0.5
+    return lambda z: torch.tanh(z @ w1 + b1) @ w2
+
+
+class Synthetic(Task):
+    name = "synthetic"
+    primary_metric = "a2b_r1"
+    params = {
+        "n_train": Param(2000, "items in the train pool"),
+        "n_test": Param(500, "items in the test set"),
+        "n_classes": Param(20, "latent classes"),
+        "latent_dim": Param(16, "dimension k of the latent space"),
+        "dim_a": Param(64, "dimension of modality A"),
+        "dim_b": Param(48, "dimension of modality B"),
+        "latent_noise": Param(0.5, "σ_z: spread of items around their class centre"),
+        "noise": Param(0.25, "σ: observation noise of each modality"),
+        "data_seed": Param(0, "seed of the generated data (not of the split or training)"),
+        "width": Param(256, "width of each MLP tower"),
+        "view_noise": Param(0.5, "σ of the Gaussian noise that makes an SSL view (standardised units)"),
+        "fail": Param(False, "raise an error while loading: exercises the harness's failure handling"),
+    }
+
+    def load(self) -> TaskData:
+        p = self.p
+        if p["fail"]:
+            raise RuntimeError("synthetic task asked to fail (fail=true)")
+        gen = torch.Generator().manual_seed(p["data_seed"])
+        k, n = p["latent_dim"], p["n_train"] + p["n_test"]
+        centres = torch.randn(p["n_classes"], k, generator=gen)
+        labels = torch.randint(p["n_classes"], (n,), generator=gen)
+        z = centres[labels] + p["latent_noise"] * torch.randn(n, k, generator=gen)
+        g_a = _random_map(k, 128, p["dim_a"], gen)
+        g_b = _random_map(k, 128, p["dim_b"], gen)
+        a = g_a(z) + p["noise"] * torch.randn(n, p["dim_a"], generator=gen)
+        b = g_b(z) + p["noise"] * torch.randn(n, p["dim_b"], generator=gen)
+        tr = slice(0, p["n_train"])
+        mean_a, std_a = a[tr].mean(0), a[tr].std(0) + 1e-6
+        mean_b, std_b = b[tr].mean(0), b[tr].std(0) + 1e-6
+        a, b, prompts = (a - mean_a) / std_a, (b - mean_b) / std_b, (g_b(centres) - mean_b) / std_b
+        te = slice(p["n_train"], n)
+        return TaskData(
+            train_a=a[tr],
+            train_b=b[tr],
+            eval=SyntheticEval(a[te], b[te], labels[te], prompts),
+            summary={"n_train": p["n_train"], "n_test": p["n_test"], "n_classes": p["n_classes"]},
+        )
+
+    def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        return MLPTower(data.train_a.shape[1], self.p["width"]), MLPTower(data.train_b.shape[1], self.p["width"])
+
+    def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Two noisy copies, x + σ_v·ε (feature-space views; σ_v = 0.5 keeps the SSL term from being trivial)."""
+        sigma = self.p["view_noise"]
+        noise = torch.randn((2, *x.shape), generator=generator).to(x.device)
+        return x + sigma * noise[0], x + sigma * noise[1]
+
+    def evaluate(self, model, data: TaskData, paired: Tensor) -> dict[str, float]:
+        ev: SyntheticEval = data.eval
+        za, zb = model.embed_a(ev.a), model.embed_b(ev.b)
+        metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
+        metrics.update(zero_shot(za @ model.embed_b(ev.prompts).T, ev.labels))
+        return metrics

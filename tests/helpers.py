@@ -1,0 +1,17 @@
+"""Helpers for tests: build specs and run cells in-process on the fast synthetic task."""
+
+from bench import registry
+from bench.spec import RunSpec
+from bench.store import Store
+from bench.sweep import plan, run_cells
+from conftest import FAST
+
+
+def spec(method: str = "clip", ratio: float = 0.1, seed: int = 0, **task_raw: str) -> RunSpec:
+    m = registry.methods().get(method)
+    t = registry.tasks().get("synthetic")
+    return RunSpec(method, "synthetic", ratio, 0, seed, m.resolve({}), t.resolve({**FAST, **task_raw}))
+
+
+def run(store: Store, specs: list[RunSpec], **kw) -> dict[str, str]:
+    return run_cells(plan(store, specs), **kw)

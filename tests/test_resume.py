@@ -1,0 +1,43 @@
+"""An interrupted run resumes from its checkpoint and ends with the same numbers (CPU)."""
+
+import pytest
+
+from bench.execute import execute
+from bench.store import Store
+from bench.sweep import plan
+from helpers import spec
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", ["clip"])
+def test_resume_gives_the_same_metrics(results, method):
+    store_a, store_b = Store(results / "a"), Store(results / "b")
+    s = spec(method, steps="90", checkpoint_every="30")
+    (whole,) = plan(store_a, [s])
+    assert execute(whole.folder) == "done"
+
+    (broken,) = plan(store_b, [s])
+
+    def stop_at_50(step, steps):
+        if step == 50:
+            raise Stop
+
+    assert execute(broken.folder, on_step=stop_at_50) == "failed"
+    assert "Stop" in broken.folder.status()["error"]
+    assert broken.folder.file("checkpoint.pt").exists()
+    assert execute(broken.folder) == "done"
+    assert "resumed from the checkpoint at step 30" in broken.folder.file("log.txt").read_text()
+    assert broken.folder.metrics() == whole.folder.metrics()
+
+
+def test_same_spec_same_numbers(results):
+    s = spec(seed=3)
+    a, b = plan(Store(results / "a"), [s])[0], plan(Store(results / "b"), [s])[0]
+    execute(a.folder), execute(b.folder)
+    assert a.folder.metrics() == b.folder.metrics()
+    c = plan(Store(results / "c"), [spec(seed=4)])[0]
+    execute(c.folder)
+    assert c.folder.metrics() != a.folder.metrics()
