@@ -45,7 +45,11 @@ def ensure_venv(dev: bool) -> None:
         run([sys.executable, "-m", "venv", str(VENV)])
     marker = VENV / (".bench-stamp-dev" if dev else ".bench-stamp")
     want = stamp(dev)
-    done = [m for m, s in ((marker, want), (VENV / ".bench-stamp-dev", stamp(True))) if m.exists() and m.read_text() == s]
+    done = [
+        m
+        for m, s in ((marker, want), (VENV / ".bench-stamp-dev", stamp(True)))
+        if m.exists() and m.read_text() == s
+    ]
     if done:
         say(".venv is up to date")
         return
@@ -63,13 +67,19 @@ def ensure_debian(packages: tuple[str, ...]) -> None:
     if not need:
         return
     if os.geteuid() != 0:
-        say(f"Debian packages missing: {' '.join(need)}; install them with "
-            f"`sudo apt-get install {' '.join(need)}` (the offline protein data needs them)")
+        say(
+            f"Debian packages missing: {' '.join(need)}; install them with "
+            f"`sudo apt-get install {' '.join(need)}` (the offline protein data needs them)"
+        )
         return
     say(f"installing Debian packages: {' '.join(need)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *need], env=env, stdout=subprocess.DEVNULL)
+    run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *need],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def test(extra: list[str]) -> int:

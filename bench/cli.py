@@ -11,7 +11,9 @@ DEFAULT_TASK = "synthetic"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description="gentle-bench: semi-supervised alignment sweeps")
+    parser = argparse.ArgumentParser(
+        prog="bench", description="gentle-bench: semi-supervised alignment sweeps"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("list", help="every method and task with its parameters and defaults")
@@ -22,12 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pair-ratio", default="0.1", help="comma list of pair ratios in [0, 1] (default: 0.1)")
     run.add_argument("--seeds", default="0,1,2", help="comma list of train seeds (default: 0,1,2)")
     run.add_argument("--split-seed", default="0", help="seed of the paired subset (default: 0)")
-    run.add_argument("--method-param", action="append", default=[], metavar="K=V", help="[method.]k=v, repeatable")
-    run.add_argument("--task-param", action="append", default=[], metavar="K=V", help="[task.]k=v, repeatable")
+    run.add_argument(
+        "--method-param", action="append", default=[], metavar="K=V", help="[method.]k=v, repeatable"
+    )
+    run.add_argument(
+        "--task-param", action="append", default=[], metavar="K=V", help="[task.]k=v, repeatable"
+    )
     add_results(run)
-    run.add_argument("--jobs", type=int, default=1, help="cells at once, each in its own process (default: 1)")
+    run.add_argument(
+        "--jobs", type=int, default=1, help="cells at once, each in its own process (default: 1)"
+    )
     run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
-    run.add_argument("--dry-run", action="store_true", help="print the grid with each cell's state; run nothing")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the grid with each cell's state; run nothing"
+    )
 
     exe = sub.add_parser("exec", help=argparse.SUPPRESS)
     exe.add_argument("folder")
@@ -36,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     col = sub.add_parser("collect", help="gather every run folder into results.parquet and results.csv")
     add_results(col)
+
+    table = sub.add_parser("table", help="a paper table: methods × (task, pair ratio), mean ± std over seeds")
+    add_selection(table)
+    table.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"])
+    table.add_argument("--columns", default="ratio", choices=["ratio", "metric"], help="column layout")
+    table.add_argument("--ablation", action="store_true", help="Gentle-CLIP against its three ablations")
+    table.add_argument("--standalone", action="store_true", help="LaTeX: a complete document that compiles")
+
+    plot = sub.add_parser("plot", help="a seaborn figure of the results")
+    add_selection(plot)
+    plot.add_argument("--kind", default="ratio", choices=["ratio", "ablation", "cost"])
+
+    report = sub.add_parser("report", help="one self-contained HTML page: tables, plots, provenance, links")
+    add_selection(report)
 
     perf = sub.add_parser("perf", help="benchmarks: `perf losses` times every loss against a plain reference")
     perf.add_argument("what", choices=["losses"])
@@ -50,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="results folder (default: $BENCH_RESULTS or ./results)")
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    add_results(p)
+    p.add_argument("--metric", help="metric to show (default: each task's primary metric)")
+    p.add_argument("--tasks", help="comma list of tasks (default: all in the results)")
+    p.add_argument("--methods", help="comma list of methods (default: all in the results)")
+    p.add_argument("--names", help="YAML or JSON file mapping method/task/metric names to display names")
+    p.add_argument("--out", help="output file (default: print the table; results/figures/ for plots)")
 
 
 def main(argv: list[str] | None = None) -> int:

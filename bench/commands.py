@@ -8,6 +8,7 @@ import sys
 
 from bench import registry
 from bench.errors import BenchError
+from bench.paper import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
 from bench.params import parse_assignments
 
 

@@ -77,7 +77,9 @@ def execute(
         folder.write_status(
             state="done", started_at=started, finished_at=now(), cost=cost, provenance=provenance()
         )
-        folder.log(f"== {now()} done in {wall:.1f} s: " + " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+        folder.log(
+            f"== {now()} done in {wall:.1f} s: " + " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
+        )
         return "done"
     finally:
         folder.lock.release()

@@ -42,9 +42,13 @@ def parse_ratios(text: str) -> list[float]:
         try:
             r = float(item)
         except ValueError:
-            raise BenchError(f"pair ratio {item!r} is not a number; give values in [0, 1], e.g. 0.05,0.1") from None
+            raise BenchError(
+                f"pair ratio {item!r} is not a number; give values in [0, 1], e.g. 0.05,0.1"
+            ) from None
         if not 0.0 <= r <= 1.0:
-            raise BenchError(f"pair ratio {r:g} is outside [0, 1]; it is the share of train items that keep their pair")
+            raise BenchError(
+                f"pair ratio {r:g} is outside [0, 1]; it is the share of train items that keep their pair"
+            )
         out.append(r)
     return list(dict.fromkeys(out))
 
@@ -76,7 +80,9 @@ def _check_applies(reg: Registry, raw: dict[str, str], selected: list[str], flag
         owner, dot, name = key.rpartition(".")
         if dot:
             if owner not in selected:
-                raise BenchError(f"{flag} {key}: {reg.kind} {owner!r} is not among the selected: {', '.join(selected)}")
+                raise BenchError(
+                    f"{flag} {key}: {reg.kind} {owner!r} is not among the selected: {', '.join(selected)}"
+                )
             reg.get(owner).resolve({name: raw[key]})
         elif not any(name in reg.get(s).params and name not in reg.get(s).fixed for s in selected):
             reg.get(selected[0]).resolve({name: raw[key]})  # raises: unknown, with hints
@@ -88,7 +94,10 @@ def expand(grid: Grid) -> list[RunSpec]:
     methods, tasks = registry.methods(), registry.tasks()
     _check_applies(methods, grid.method_params, grid.methods, "--method-param")
     _check_applies(tasks, grid.task_params, grid.tasks, "--task-param")
-    mparams = {m: _params_for(methods.get(m), grid.method_params, grid.methods, "--method-param") for m in grid.methods}
+    mparams = {
+        m: _params_for(methods.get(m), grid.method_params, grid.methods, "--method-param")
+        for m in grid.methods
+    }
     tparams = {t: _params_for(tasks.get(t), grid.task_params, grid.tasks, "--task-param") for t in grid.tasks}
     return [
         RunSpec(m, t, r, grid.split_seed, s, mparams[m], tparams[t])

@@ -66,7 +66,7 @@ def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:
 
 
 def resolve(params: dict[str, Param], raw: dict[str, str], owner: str) -> dict[str, Any]:
-    """Defaults overridden by the parsed raw values; an unknown name is a BenchError that lists the known ones."""
+    """Defaults overridden by the parsed raw values; an unknown name is a BenchError naming the known."""
     from bench.suggest import closest
 
     values = {name: p.default for name, p in params.items()}

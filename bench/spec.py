@@ -45,7 +45,8 @@ class RunSpec:
         return cls(**obj)
 
     def label(self) -> str:
-        return f"{self.method} · {self.task} · r={self.pair_ratio:g} · split {self.split_seed} · seed {self.seed}"
+        r, split = f"r={self.pair_ratio:g}", f"split {self.split_seed}"
+        return f"{self.method} · {self.task} · {r} · {split} · seed {self.seed}"
 
 
 @cache

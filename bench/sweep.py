@@ -75,9 +75,9 @@ def _run_subprocesses(todo: list[Cell], jobs: int, force: bool, bar: tqdm) -> di
             del running[run_id]
             if code not in (0, EXIT_BUSY) and cell.folder.status().get("state") not in ("done", "failed"):
                 cell.folder.write_status(
-                    state="failed", error=f"worker process exited with code {code}; see {cell.folder.file('worker.txt')}"
+                    state="failed",
+                    error=f"worker process exited with code {code}; see {cell.folder.file('worker.txt')}",
                 )
             states[run_id] = "busy" if code == EXIT_BUSY else cell.folder.status().get("state", "failed")
             bar.update()
     return states
-

@@ -21,7 +21,9 @@ COMMON_PARAMS = {
     "batch_size": Param(64, "rows per batch (paired + unpaired)"),
     "paired_fraction": Param(1 / 3, "share of a batch's rows that are paired (released code: 22 of 64)"),
     "lr": Param(1e-3, "Adam learning rate of heads and trainable towers", low=1e-5, high=1e-2, log=True),
-    "encoder_lr": Param(1e-5, "learning rate of fine-tuned pretrained encoders", low=1e-6, high=1e-4, log=True),
+    "encoder_lr": Param(
+        1e-5, "learning rate of fine-tuned pretrained encoders", low=1e-6, high=1e-4, log=True
+    ),
     "weight_decay": Param(1e-3, "Adam weight decay"),
     "embed_dim": Param(256, "dimension d of the shared space"),
     "head_dropout": Param(0.1, "dropout inside the projection head"),
@@ -74,7 +76,9 @@ class Task:
 
     @classmethod
     def declared_params(cls) -> dict[str, Param]:
-        common = {k: replace(p, default=cls.train_defaults.get(k, p.default)) for k, p in COMMON_PARAMS.items()}
+        common = {
+            k: replace(p, default=cls.train_defaults.get(k, p.default)) for k, p in COMMON_PARAMS.items()
+        }
         return {**common, **cls.params}
 
     def prepare(self) -> dict[str, Any]:

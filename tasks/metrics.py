@@ -15,7 +15,9 @@ def recall_at_k(scores: Tensor, positives: Tensor, k: int) -> float:
 
     Ties are broken by gallery order (stable), so the value is deterministic."""
     if scores.shape != positives.shape:
-        raise ValueError(f"scores {tuple(scores.shape)} and positives {tuple(positives.shape)} differ in shape")
+        raise ValueError(
+            f"scores {tuple(scores.shape)} and positives {tuple(positives.shape)} differ in shape"
+        )
     k = min(k, scores.shape[1])
     top = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
     hit = torch.gather(positives.bool(), 1, top).any(dim=1)

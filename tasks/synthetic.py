@@ -89,10 +89,12 @@ class Synthetic(Task):
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
-        return MLPTower(data.train_a.shape[1], self.p["width"]), MLPTower(data.train_b.shape[1], self.p["width"])
+        return MLPTower(data.train_a.shape[1], self.p["width"]), MLPTower(
+            data.train_b.shape[1], self.p["width"]
+        )
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Two noisy copies, x + σ_v·ε (feature-space views; σ_v = 0.5 keeps the SSL term from being trivial)."""
+        """Two noisy copies x + σ_v·ε (feature-space views; σ_v = 0.5 keeps the SSL term non-trivial)."""
         sigma = self.p["view_noise"]
         noise = torch.randn((2, *x.shape), generator=generator).to(x.device)
         return x + sigma * noise[0], x + sigma * noise[1]

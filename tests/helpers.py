@@ -4,6 +4,7 @@ from bench import registry
 from bench.spec import RunSpec
 from bench.store import Store
 from bench.sweep import plan, run_cells
+
 from conftest import FAST
 
 

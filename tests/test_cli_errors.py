@@ -3,6 +3,7 @@
 import pytest
 
 from bench.cli import main
+
 from conftest import fast_args
 
 CASES = [
@@ -13,7 +14,10 @@ CASES = [
     (["--pair-ratio", "half"], "pair ratio 'half' is not a number"),
     (["--method-param", "temperature"], "--method-param 'temperature' is malformed"),
     (["--method-param", "=3"], "is malformed"),
-    (["--method-param", "temprature=0.1"], "unknown parameter 'temprature' for method clip (did you mean temperature"),
+    (
+        ["--method-param", "temprature=0.1"],
+        "unknown parameter 'temprature' for method clip (did you mean temperature",
+    ),
     (["--task-param", "stepz=3"], "unknown parameter 'stepz' for task synthetic (did you mean steps"),
     (["--task-param", "steps=many"], "parameter steps='many' is not a valid int"),
     (["--task-param", "unpaired=both"], "parameter unpaired='both' is not one of: same, disjoint"),
@@ -36,7 +40,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(extra, message, results, c
 def test_unwritable_results_folder(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    code = main(["run", "--methods", "clip", "--tasks", "synthetic", "--results", str(blocker / "sub"), *fast_args()])
+    code = main(
+        ["run", "--methods", "clip", "--tasks", "synthetic", "--results", str(blocker / "sub"), *fast_args()]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("error: results folder") and "cannot be written" in err

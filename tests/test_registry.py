@@ -28,7 +28,7 @@ def test_duplicate_names_are_an_error(tmp_path, monkeypatch):
     (pkg / "two.py").write_text(body.format(cls="Two"))
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(BenchError, match="duplicate method name 'same'.*one.py and two.py"):
-        registry.Registry("dupmethods", Method, "method").entries
+        registry.Registry("dupmethods", Method, "method").names()
     sys.modules.pop("dupmethods", None)
 
 

@@ -5,6 +5,7 @@ import pytest
 from bench.execute import execute
 from bench.store import Store
 from bench.sweep import plan
+
 from helpers import spec
 
 

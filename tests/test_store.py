@@ -13,6 +13,7 @@ from bench import atomic
 from bench.execute import execute
 from bench.store import Store
 from bench.sweep import plan
+
 from helpers import run, spec
 
 
@@ -23,7 +24,9 @@ def test_done_cells_are_skipped_and_force_redoes(results):
     stamps = {s.run_id(): store.folder(s.run_id()).status()["finished_at"] for s in specs}
     mtimes = {s.run_id(): os.stat(store.folder(s.run_id()).file("metrics.json")).st_mtime_ns for s in specs}
     run(store, specs)
-    assert {s.run_id(): os.stat(store.folder(s.run_id()).file("metrics.json")).st_mtime_ns for s in specs} == mtimes
+    assert {
+        s.run_id(): os.stat(store.folder(s.run_id()).file("metrics.json")).st_mtime_ns for s in specs
+    } == mtimes
     time.sleep(1.1)  # finished_at has one-second resolution
     run(store, specs, force=True)
     assert all(store.folder(r).status()["finished_at"] != t for r, t in stamps.items())
@@ -67,9 +70,16 @@ def test_a_dead_process_does_not_hold_the_lock(results):
     store = Store(results)
     (cell,) = plan(store, [spec()])
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from bench.lock import RunLock; "
-         "assert RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)", str(cell.folder.path)],
-        stdout=subprocess.PIPE, text=True, cwd=os.getcwd(),
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from bench.lock import RunLock; "
+            "assert RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)",
+            str(cell.folder.path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
     )
     assert holder.stdout.readline().strip() == "held"
     assert cell.folder.state() == "running"

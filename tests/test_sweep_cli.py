@@ -6,6 +6,7 @@ import sys
 import pandas as pd
 
 from bench.cli import main
+
 from conftest import fast_args
 
 
@@ -46,13 +47,32 @@ def test_jobs_match_in_process_and_collect(results, capsys):
         assert (a[metric].to_numpy() - b[metric].to_numpy()).max() < 0.02
     csv = pd.read_csv(results / "serial" / "results.csv")
     assert len(csv) == 2
-    for col in ("run_id", "method", "task", "pair_ratio", "split_seed", "seed", "state", "p_task_steps",
-                "p_method_temperature", "a2b_r1", "wall_s", "git_commit", "code_version", "torch_version"):
+    for col in (
+        "run_id",
+        "method",
+        "task",
+        "pair_ratio",
+        "split_seed",
+        "seed",
+        "state",
+        "p_task_steps",
+        "p_method_temperature",
+        "a2b_r1",
+        "wall_s",
+        "git_commit",
+        "code_version",
+        "torch_version",
+    ):
         assert col in csv.columns, col
 
 
 def test_two_runs_at_once_never_run_a_cell_twice(results):
-    args = [sys.executable, "-m", "bench", *bench("--seeds", "0,1,2,3", "--results", str(results), *fast_args())]
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        *bench("--seeds", "0,1,2,3", "--results", str(results), *fast_args()),
+    ]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     for p in procs:
         p.wait(timeout=300)

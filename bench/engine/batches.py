@@ -78,8 +78,10 @@ class BatchSampler:
     def next(self) -> tuple[Tensor, Tensor, Tensor]:
         """(paired indices, unpaired A indices, unpaired B indices) of the next step."""
         s = self.streams
-        return s["paired"].draw(self.shape.paired), s["a"].draw(self.shape.unpaired), s["b"].draw(
-            self.shape.unpaired
+        return (
+            s["paired"].draw(self.shape.paired),
+            s["a"].draw(self.shape.unpaired),
+            s["b"].draw(self.shape.unpaired),
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -42,7 +42,9 @@ def batch_embeddings(
         "b_u": lambda: model.embed_b(rows(data.train_b, idx_b)),
         "views_a": lambda: views("a", data.train_a, torch.cat([idx_p, idx_a])),
         "views_b": lambda: views("b", data.train_b, torch.cat([idx_p, idx_b])),
-        "keywords": lambda: None if data.keywords is None else model.embed_b(to_device(data.keywords, device)),
+        "keywords": lambda: (
+            None if data.keywords is None else model.embed_b(to_device(data.keywords, device))
+        ),
     }
     same_b_p = None
     if data.b_ids is not None:

@@ -43,7 +43,9 @@ class TwoTower(nn.Module):
         self.encoder_a, self.encoder_b = encoder_a, encoder_b
         self.head_a = ProjectionHead(encoder_a.out_dim, dim, dropout)
         self.head_b = ProjectionHead(encoder_b.out_dim, dim, dropout)
-        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)), requires_grad=learn_temperature)
+        self.log_scale = nn.Parameter(
+            torch.tensor(math.log(1 / temperature)), requires_grad=learn_temperature
+        )
 
     def embed_a(self, x: Any) -> Tensor:
         return F.normalize(self.head_a(self.encoder_a(x)), dim=-1)

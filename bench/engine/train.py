@@ -63,7 +63,12 @@ def train(
     torch.manual_seed(spec.seed)
     enc_a, enc_b = task.encoders(data)
     model = TwoTower(
-        enc_a, enc_b, hp["embed_dim"], hp["head_dropout"], method.p["temperature"], method.p["learn_temperature"]
+        enc_a,
+        enc_b,
+        hp["embed_dim"],
+        hp["head_dropout"],
+        method.p["temperature"],
+        method.p["learn_temperature"],
     ).to(device)
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
     sampler = BatchSampler(split, shape, spec.seed)
@@ -71,9 +76,13 @@ def train(
 
     steps = hp["steps"]
     if method.needs_pairs and shape.paired == 0:
-        out.log(f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model")
+        out.log(
+            f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model"
+        )
         steps = 0
-    out.log(f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B")
+    out.log(
+        f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B"
+    )
     out.log(f"batch: {shape.paired} paired + {shape.unpaired} unpaired rows per modality; {steps} steps")
 
     step, history, train_s, eval_s = 0, [], 0.0, 0.0
@@ -123,8 +132,9 @@ def train(
             model.clamp_scale()
         step += 1
         if step % LOG_EVERY == 0 or step == steps:
+            value = float(loss.detach()) if loss is not None else math.nan
             shown = " ".join(f"{k}={v:.4g}" for k, v in terms.items())
-            out.log(f"step {step}/{steps} loss={float(loss.detach()) if loss is not None else math.nan:.4g} {shown}")
+            out.log(f"step {step}/{steps} loss={value:.4g} {shown}")
         if hp["eval_every"] and step % hp["eval_every"] == 0 and step < steps:
             train_s += time.perf_counter() - t_train
             history.append({"step": step, **evaluate()})

@@ -1,0 +1,88 @@
+"""The paper commands (`table`, `plot`, `report`) on the results table collected from the run folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from bench import atomic
+from bench.errors import BenchError
+
+
+def runs_table(args: argparse.Namespace):
+    """The collected table of the results folder; a BenchError when it holds no run."""
+    from bench.collect import collect
+    from bench.store import Store, results_root
+
+    store = Store(results_root(args.results))
+    df = collect(store)
+    if df.empty:
+        raise BenchError(f"no runs under {store.runs}; run some first with `python -m bench run`")
+    return df, store.root
+
+
+def selection(args: argparse.Namespace) -> dict:
+    split = lambda text: [x.strip() for x in text.split(",") if x.strip()] if text else None  # noqa: E731
+    return {"metric": args.metric, "tasks": split(args.tasks), "methods": split(args.methods)}
+
+
+def display_names(path: str | None) -> dict[str, str] | None:
+    if not path:
+        return None
+    try:
+        names = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise BenchError(f"--names {path}: cannot read it as YAML or JSON ({err})") from None
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        raise BenchError(f"--names {path}: expected a mapping of name: display name")
+    return {str(k): v for k, v in names.items()}
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from bench.report import ablation_table, make_table, render
+
+    df, _ = runs_table(args)
+    sel, names = selection(args), display_names(args.names)
+    if args.ablation:
+        table = ablation_table(df, sel["metric"], sel["tasks"], display=names)
+    else:
+        table = make_table(df, columns=args.columns, display=names, **sel)
+    text = render(table, args.format, standalone=args.standalone)
+    if args.out:
+        atomic.write_text(Path(args.out), text)
+        print(f"table → {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.report import plot
+
+    df, root = runs_table(args)
+    sel = selection(args)
+    out = Path(args.out or root / "figures" / f"{args.kind}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot(
+        df,
+        args.kind,
+        out,
+        sel["metric"],
+        tasks=sel["tasks"],
+        methods=sel["methods"],
+        display=display_names(args.names),
+    )
+    print(f"figure → {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+
+    df, root = runs_table(args)
+    out = Path(args.out or root / "report.html")
+    path = write_report(df, out, root, metric=args.metric, display=display_names(args.names))
+    print(f"report → {path}")
+    return 0

@@ -1,0 +1,78 @@
+"""The collected results table as the report reads it: checked, one row per run, metrics and references found.
+
+A run is identified by (method, task, pair_ratio, split_seed, seed). Columns the report does not know
+are ignored, except float columns without a known prefix, which count as metrics.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.errors import BenchError
+
+IDENTITY = ("method", "task", "pair_ratio", "split_seed", "seed")
+REQUIRED = (*IDENTITY, "state")
+COST = (
+    "wall_s",
+    "train_s",
+    "eval_s",
+    "data_s",
+    "peak_mem_mb",
+    "samples_per_s",
+    "n_params",
+    "n_trainable",
+    "device",
+    "gpu_hours",
+)
+PROVENANCE = (
+    "git_commit",
+    "code_version",
+    "torch_version",
+    "python_version",
+    "host",
+    "started_at",
+    "finished_at",
+)
+_NOT_METRICS = {*REQUIRED, "run_id", "primary_metric", "run_dir", *COST, *PROVENANCE}
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` checked for the required columns, with one row per run identity.
+
+    When a run appears more than once (a rerun), the done row wins over others and, among equals,
+    the latest `finished_at` (then the later row). Raises BenchError when a required column is missing
+    or no row is left."""
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise BenchError(f"results table lacks the column(s) {', '.join(missing)}; was it made by `collect`?")
+    if df.empty:
+        raise BenchError("the results table has no runs")
+    df = df.reset_index(drop=True)
+    keys = pd.DataFrame({"done": df["state"].eq("done").to_numpy()}, index=df.index)
+    if "finished_at" in df.columns:
+        keys["finished"] = pd.to_datetime(df["finished_at"], errors="coerce", utc=True)
+    order = keys.sort_values(list(keys.columns), kind="stable", na_position="first").index
+    return df.loc[order].drop_duplicates(list(IDENTITY), keep="last").sort_index()
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The metric columns: float columns that are neither identity, cost, provenance, `p_*` nor `ref_*`."""
+    return [
+        c
+        for c in df.columns
+        if c not in _NOT_METRICS and not c.startswith(("p_", "ref_")) and pd.api.types.is_float_dtype(df[c])
+    ]
+
+
+def reference_names(df: pd.DataFrame, metric: str) -> list[str]:
+    """Names of the reference rows that report `metric`: NAME for each column `ref_NAME_<metric>`."""
+    suffix = f"_{metric}"
+    return sorted(c[4 : -len(suffix)] for c in df.columns if c.startswith("ref_") and c.endswith(suffix))
+
+
+def primary_metric(runs: pd.DataFrame, task: str) -> str:
+    """The `primary_metric` the runs of `task` report (the most frequent one)."""
+    values = runs.loc[runs["task"] == task, "primary_metric"] if "primary_metric" in runs.columns else None
+    if values is None or values.dropna().empty:
+        raise BenchError(f"task {task!r} names no primary_metric in the results; pass a metric")
+    return str(values.dropna().mode().iloc[0])

@@ -1,0 +1,240 @@
+"""The table model: methods as rows, (task, metric) × pair ratio or (task, pair ratio) × metric as columns.
+
+Rules (they hold for every output format):
+- A cell is the mean ± sample std of a metric over the done runs of (method, task, pair ratio) that report
+  it, one per (split_seed, seed); `n` is their number.
+- `n_expected` is the largest `n` of any method cell in the table. A cell with fewer runs is incomplete:
+  it is shown with its own n (†n) and takes no part in the ranking; a cell with none is missing (—).
+- Best (rank 1, bold) and second best (rank 2, underline) are ranked per column among complete cells
+  only, on the means as displayed (rounded), so that equal shown numbers share a rank; a column needs two
+  complete cells to be ranked. All metrics are higher-is-better.
+- Each method other than the baseline is tested against the baseline on the same column with a paired
+  t-test over the (split_seed, seed) pairs both have (see stats.py); the p-values of the whole table are
+  Holm-corrected together and a cell is marked significant when the corrected p < alpha.
+- Reference rows (`ref_NAME_<metric>` columns, no training) hold one value per split seed; they are
+  neither ranked nor tested.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.report.frame import prepare, reference_names
+from bench.report.layout import Column, columns_for, pick
+from bench.report.names import method_order, names
+from bench.report.stats import holm, paired_p, summarize
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A summary over seeds, in display units; n = 0 is a missing cell.
+
+    rank: 1 best, 2 second, 0 unranked. p: Holm-adjusted p-value against the baseline (NaN: no test).
+    delta: mean minus the reference method's mean (NaN when not asked for or not available).
+    runs: the run folders the cell came from, in (split_seed, seed) order."""
+
+    mean: float = math.nan
+    std: float = math.nan
+    n: int = 0
+    complete: bool = False
+    rank: int = 0
+    p: float = math.nan
+    significant: bool = False
+    delta: float = math.nan
+    runs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    label: str
+    cells: tuple[Cell, ...]
+    reference: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A rendered-format-independent table; `notes` is the legend, one sentence each."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    n_expected: int
+    digits: int
+    notes: tuple[str, ...]
+
+
+def make_table(
+    df: pd.DataFrame,
+    metric: str | Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    columns: str = "ratio",
+    display: Mapping[str, str] | None = None,
+    *,
+    ratios: Sequence[float] | None = None,
+    baseline: str = "clip",
+    percent: bool = True,
+    digits: int = 1,
+    alpha: float = 0.05,
+) -> Table:
+    """The results table of the collected runs `df` (one row per run, as `collect` writes it).
+
+    metric: one name or several; None means each task's `primary_metric` with columns="ratio" and every
+    metric the task reports with columns="metric". columns: "ratio" groups columns by (task, metric) with
+    one column per pair ratio; "metric" groups them by (task, pair ratio) with one column per metric.
+    tasks, methods, ratios: restrict and order (default: all present; methods in the registry order).
+    display: raw name → shown name for methods, tasks, metrics and references. percent: values × 100."""
+    if columns not in ("ratio", "metric"):
+        raise BenchError(f"columns must be 'ratio' or 'metric', not {columns!r}")
+    runs = prepare(df)
+    shown = names(display)
+    tasks = pick(tasks, runs["task"], "task", sorted)
+    runs = runs[runs["task"].isin(tasks)]
+    methods = pick(methods, runs["method"], "method", method_order)
+    cols, notes = columns_for(runs, tasks, metric, ratios, columns, shown)
+    asked = [metric] if isinstance(metric, str) else metric or []
+    what = ", ".join(shown.get(m, m) for m in asked) or "primary metric"
+    title = f"{what} by pair ratio" if columns == "ratio" else f"{'all metrics' if metric is None else what}"
+    return build(
+        runs,
+        cols,
+        methods,
+        shown,
+        title=title[0].upper() + title[1:] + (" (%)" if percent else ""),
+        baseline=baseline,
+        notes=notes,
+        percent=percent,
+        digits=digits,
+        alpha=alpha,
+    )
+
+
+def build(
+    runs: pd.DataFrame,
+    columns: Sequence[Column],
+    methods: Sequence[str],
+    shown: Mapping[str, str],
+    *,
+    title: str,
+    baseline: str | None,
+    delta_from: str | None = None,
+    references: bool = True,
+    notes: Sequence[str] = (),
+    percent: bool = True,
+    digits: int = 1,
+    alpha: float = 0.05,
+) -> Table:
+    """The Table of `methods` × `columns` from prepared runs (frame.prepare), by the rules of this module."""
+    done = runs[runs["state"] == "done"]
+    scale = 100.0 if percent else 1.0
+    grid = {m: [_seed_values(done, m, c, scale) for c in columns] for m in {*methods, baseline, delta_from}}
+    n_expected = max((len(v) for m in methods for v in grid[m]), default=0)
+    stats = {m: [summarize([v for v, _ in vals.values()]) for vals in grid[m]] for m in grid if m}
+    tested = [(m, j) for m in methods if baseline and m != baseline for j in range(len(columns))]
+    raw = [paired_p(_values(grid[m][j]), _values(grid[baseline][j])) for m, j in tested]
+    adjusted = dict(zip(tested, holm(raw), strict=True))
+    ranks = [_ranks([stats[m][j] for m in methods], n_expected, digits) for j in range(len(columns))]
+    rows = []
+    for i, m in enumerate(methods):
+        cells = []
+        for j, vals in enumerate(grid[m]):
+            mean, std, n = stats[m][j]
+            p = adjusted.get((m, j), math.nan)
+            delta = mean - stats[delta_from][j][0] if delta_from and m != delta_from else math.nan
+            cells.append(
+                Cell(
+                    mean,
+                    std,
+                    n,
+                    complete=n == n_expected and n > 0,
+                    rank=ranks[j][i],
+                    p=p,
+                    significant=p < alpha,
+                    delta=delta,
+                    runs=tuple(d for _, d in vals.values()),
+                )
+            )
+        rows.append(Row(m, shown.get(m, m), tuple(cells)))
+    if references:
+        rows += _reference_rows(done, columns, shown, scale)
+    legend = _legend(runs, columns, methods, rows, n_expected, shown, baseline, delta_from, raw, alpha)
+    return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes))
+
+
+def _seed_values(done: pd.DataFrame, method: str, col: Column, scale: float) -> dict:
+    """(split_seed, seed) → (value × scale, run_dir) of the done runs of `method` in `col` with a value."""
+    if method is None or col.metric not in done.columns:
+        return {}
+    sel = done[
+        (done["method"] == method) & (done["task"] == col.task) & (done["pair_ratio"] == col.pair_ratio)
+    ]
+    sel = sel[sel[col.metric].notna()].sort_values(["split_seed", "seed"])
+    dirs = sel["run_dir"] if "run_dir" in sel.columns else pd.Series("", index=sel.index)
+    return {
+        (s, t): (float(v) * scale, str(d))
+        for s, t, v, d in zip(sel["split_seed"], sel["seed"], sel[col.metric], dirs.fillna(""), strict=True)
+    }
+
+
+def _values(seed_values: dict) -> dict:
+    return {k: v for k, (v, _) in seed_values.items()}
+
+
+def _ranks(stats: list[tuple[float, float, int]], n_expected: int, digits: int) -> list[int]:
+    shown = [round(mean, digits) if n == n_expected and n > 0 else None for mean, _, n in stats]
+    levels = sorted({s for s in shown if s is not None}, reverse=True)
+    if sum(s is not None for s in shown) < 2:
+        return [0] * len(stats)
+    return [levels.index(s) + 1 if s is not None and levels.index(s) < 2 else 0 for s in shown]
+
+
+def _reference_rows(done, columns, shown, scale) -> list[Row]:
+    refs = sorted({r for c in columns for r in reference_names(done, c.metric)})
+    rows = []
+    for ref in refs:
+        cells = []
+        for c in columns:
+            col = f"ref_{ref}_{c.metric}"
+            sel = done[(done["task"] == c.task) & (done["pair_ratio"] == c.pair_ratio)]
+            per_split = (
+                sel[["split_seed", col]].dropna().groupby("split_seed")[col].first() if col in sel else []
+            )
+            mean, std, n = summarize([v * scale for v in per_split])
+            cells.append(Cell(mean, std, n, complete=n > 0))
+        rows.append(Row(ref, shown.get(ref, ref), tuple(cells), reference=True))
+    return rows
+
+
+def _legend(runs, columns, methods, rows, n_expected, shown, baseline, delta_from, raw, alpha) -> list[str]:
+    method_cells = [c for r in rows if not r.reference for c in r.cells]
+    out = [f"Mean ± std over seeds; a full cell has {n_expected} seed(s)."]
+    out.append("Bold: best, underlined: second best per column, among full cells only.")
+    if baseline and any(not math.isnan(p) for p in raw):
+        m = sum(not math.isnan(p) for p in raw)
+        out.append(
+            f"*: differs from {shown.get(baseline, baseline)} on the same column (two-sided paired "
+            f"t-test over (split seed, seed) pairs, Holm-corrected over the {m} test(s) of this table, "
+            f"p < {alpha:g})."
+        )
+    if delta_from:
+        out.append(f"(±x): change from {shown.get(delta_from, delta_from)} in the same units.")
+    if any(0 < c.n < n_expected for c in method_cells):
+        out.append(f"†k: only k of {n_expected} seeds finished; not ranked.")
+    if any(c.n == 0 for c in method_cells):
+        out.append("—: no finished run.")
+    if any(r.reference for r in rows):
+        out.append("Italic rows: reference values without training (one per split seed).")
+    keys = {(c.task, c.pair_ratio) for c in columns}
+    in_cols = np.array([k in keys for k in zip(runs["task"], runs["pair_ratio"], strict=True)], dtype=bool)
+    scope = runs[runs["method"].isin(methods) & in_cols]
+    pending = scope.loc[scope["state"] != "done", "state"].value_counts()
+    if len(pending):
+        out.append("Runs not finished: " + ", ".join(f"{n} {s}" for s, n in sorted(pending.items())) + ".")
+    return out
