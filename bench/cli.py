@@ -36,6 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
     run.add_argument(
+        "--cluster",
+        default="none",
+        choices=["none", "slurm", "local", "debug"],
+        help="run the cells as submitit jobs: on SLURM, as local processes, or in this process for "
+        "debugging (default: none, this machine without submitit)",
+    )
+    run.add_argument("--profile", metavar="FILE", help="YAML of what each job asks for (slurm/README.md)")
+    run.add_argument(
+        "--cluster-param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="override a profile key, repeatable",
+    )
+    run.add_argument(
+        "--detach", action="store_true", help="return once submitted; follow with `python -m bench status`"
+    )
+    run.add_argument(
         "--dry-run", action="store_true", help="print the grid with each cell's state; run nothing"
     )
 
@@ -43,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("folder")
     exe.add_argument("--threads", type=int, default=0)
     exe.add_argument("--force", action="store_true")
+
+    status = sub.add_parser("status", help="each cell's state, its cluster job and, for failures, why")
+    add_results(status)
 
     col = sub.add_parser("collect", help="gather every run folder into results.parquet and results.csv")
     add_results(col)

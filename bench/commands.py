@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from bench import registry
 from bench.errors import BenchError
@@ -20,16 +21,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from bench.collect import row
     from bench.grid import Grid, expand, parse_names, parse_ratios, parse_seeds
     from bench.store import Store, results_root
-    from bench.summary import summary_table
     from bench.sweep import plan, run_cells
 
     if args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
+    check_cluster_flags(args)
     grid = Grid(
         methods=parse_names(args.methods, registry.methods()),
         tasks=parse_names(args.tasks, registry.tasks()),
@@ -40,13 +38,72 @@ def cmd_run(args: argparse.Namespace) -> int:
         task_params=parse_assignments(args.task_param, "--task-param"),
     )
     specs = expand(grid)
+    launcher = None
+    if args.cluster != "none":
+        from bench.cluster.launch import Launcher
+
+        launcher = Launcher.prepare(args.cluster, args.profile, args.cluster_param, specs)
     store = Store(results_root(args.results))
     if args.dry_run:
         print_grid(store, specs)
+        for line in launcher.describe(specs) if launcher else []:
+            print(line)
         return 0
     store.ensure_writable()
     cells = plan(store, specs)
+    if launcher:
+        return run_on_cluster(launcher, store, cells, args)
     states = run_cells(cells, jobs=args.jobs, force=args.force)
+    return print_outcome(
+        cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
+    )
+
+
+def check_cluster_flags(args: argparse.Namespace) -> None:
+    """The flags of `run` that only make sense with, or without, --cluster."""
+    if args.cluster == "none":
+        for flag, given in [
+            ("--profile", args.profile),
+            ("--cluster-param", args.cluster_param),
+            ("--detach", args.detach),
+        ]:
+            if given:
+                raise BenchError(f"{flag} needs --cluster slurm, local or debug")
+        return
+    if args.jobs != 1:
+        raise BenchError(
+            f"--jobs runs cells on this machine; with --cluster {args.cluster} each cell is a job"
+        )
+    if args.detach and args.cluster == "debug":
+        raise BenchError("--detach: --cluster debug runs the cells in this process, so it cannot detach")
+
+
+def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
+    """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
+    from bench.cluster.follow import follow
+
+    batches = launcher.submit(store, cells, force=args.force)
+    if args.detach:
+        print(f"follow with: python -m bench status --results {store.root}")
+        return 0
+    settled = follow(args.cluster, batches, cells, store.root)
+    states = {run_id: "done" if s.state == "done" else "failed" for run_id, s in settled.items()}
+
+    def why(cell) -> str:
+        status = settled[cell.folder.run_id]
+        return f"{status.reason} (log: {status.log})"
+
+    return print_outcome(cells, states, why)
+
+
+def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
+    """The summary table, then cells left to another process and failed cells with `why(cell)`; the exit
+    code."""
+    import pandas as pd
+
+    from bench.collect import row
+    from bench.summary import summary_table
+
     table = pd.DataFrame([row(c.folder) for c in cells])
     print(summary_table(table))
     failed = [c for c in cells if states[c.folder.run_id] == "failed"]
@@ -54,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for c in busy:
         print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
     for c in failed:
-        print(f"FAILED {c.spec.label()}: {c.folder.status().get('error')} (log: {c.folder.file('log.txt')})")
+        print(f"FAILED {c.spec.label()}: {why(c)}")
     if failed:
         print(f"{len(failed)} of {len(cells)} runs failed", file=sys.stderr)
         return 1
@@ -85,6 +142,22 @@ def cmd_exec(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     state = execute(RunFolder(args.folder), force=args.force)
     return {"done": 0, "busy": EXIT_BUSY}.get(state, 1)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bench.status import format_line, report
+    from bench.store import Store, results_root
+
+    store = Store(results_root(args.results))
+    folders = sorted(store.all_folders(), key=lambda f: f.spec().canonical())
+    if not folders:
+        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
+    counts: dict[str, int] = {}
+    for folder, status in report(folders):
+        counts[status.state] = counts.get(status.state, 0) + 1
+        print(format_line(folder, status))
+    print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import socket
 import subprocess
@@ -16,7 +17,11 @@ PACKAGES = ("torch", "numpy", "pandas", "open_clip_torch", "fair-esm", "sentence
 
 @cache
 def git_commit() -> str:
-    """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside git."""
+    """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside git. Code running
+    from a cluster job's snapshot (bench/snapshot.py) reports the commit the snapshot was taken from."""
+    manifest = ROOT / "snapshot.json"
+    if manifest.is_file():
+        return json.loads(manifest.read_text())["git_commit"]
     try:
         head = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "HEAD"],

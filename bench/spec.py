@@ -50,11 +50,11 @@ class RunSpec:
 
 
 @cache
-def code_version() -> str:
-    """sha256 over the paths and contents of every .py file under NUMERIC_SOURCES (first 12 hex)."""
+def code_version(root: Path = ROOT) -> str:
+    """sha256 over the paths and contents of every .py file under NUMERIC_SOURCES of `root` (first 12 hex)."""
     digest = hashlib.sha256()
     for top in NUMERIC_SOURCES:
-        for path in sorted((ROOT / top).rglob("*.py")):
-            digest.update(str(path.relative_to(ROOT)).encode())
+        for path in sorted((root / top).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

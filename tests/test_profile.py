@@ -1,4 +1,4 @@
-"""Profiles (bench.profile) and the checks before submission (bench.slurm_check), without a cluster."""
+"""Profiles and the checks before submission (bench.cluster.profile, .preflight), without a cluster."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster.preflight import check_request, gpu_count, parse_sinfo, parse_time_limit, preflight
+from bench.cluster.profile import Profile, load_profile
 from bench.errors import BenchError
-from bench.profile import Profile, load_profile
-from bench.slurm_check import check_request, gpu_count, parse_sinfo, parse_time_limit, preflight
 
 PROFILES = Path(__file__).resolve().parents[1] / "slurm" / "profiles"
 

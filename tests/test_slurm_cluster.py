@@ -19,9 +19,9 @@ import submitit
 from _slurm import slurm_cluster  # noqa: F401
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
+from bench.cluster.preflight import preflight
+from bench.cluster.profile import Profile, load_profile
 from bench.errors import BenchError
-from bench.profile import Profile, load_profile
-from bench.slurm_check import preflight
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the jobs cannot import this test module

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from bench.cluster.profile import Profile
 from bench.errors import BenchError
-from bench.profile import Profile
 from bench.suggest import closest
 
 SINFO_FORMAT = "%P|%c|%m|%G|%l"  # partition (default marked *), CPUs, memory MB, GRES, time limit; per node

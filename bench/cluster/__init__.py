@@ -1,0 +1,1 @@
+"""Cluster launching through submitit: profiles, preflight checks, job arrays, snapshots, requeue."""

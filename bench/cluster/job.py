@@ -1,0 +1,71 @@
+"""What a cluster job runs: one cell, in its run folder, resumable.
+
+submitit pickles a `CellJob` by reference and the job unpickles it from its code snapshot. When the
+scheduler warns the job of its time limit (or preempts it), submitit calls `checkpoint()`, requeues
+the job and exits; the next start resumes from the run's last periodic checkpoint.pt, which ends
+with the same metrics as a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from bench.execute import execute, now
+from bench.store import RunFolder
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """Run the cell in `folder` (absolute); `cwd` is the submitting directory (relative paths in the
+    environment keep their meaning); `gpus` > 0 runs on CUDA, 0 on the CPU, None picks like an in-process
+    run; `threads` caps torch's threads to the CPUs the job was given."""
+
+    folder: str
+    cwd: str
+    force: bool = False
+    gpus: int | None = None
+    threads: int | None = None
+
+    def __call__(self) -> str:
+        """The cell's final state: done, failed or busy (another process runs it)."""
+        import torch
+
+        os.chdir(self.cwd)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = None if self.gpus is None else torch.device("cuda" if self.gpus else "cpu")
+        folder = RunFolder(self.folder)
+        if self.gpus and not torch.cuda.is_available():
+            return _no_gpu(folder, self.gpus)
+        try:
+            return execute(folder, force=self.force, device=device)
+        except SystemExit:  # submitit's exit after checkpoint() and the requeue: not a failure
+            folder.write_status(state="requeued", requeued_at=now())
+            raise
+
+    def checkpoint(self) -> object:
+        """Requeue this cell as it is; `force` is not repeated, or the rerun would discard the checkpoint."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(dataclasses.replace(self, force=False))
+
+
+def _no_gpu(folder: RunFolder, gpus: int) -> str:
+    """Record that the job got no usable GPU, rather than run on the CPU or fail somewhere inside torch."""
+    import torch
+
+    if not folder.lock.acquire():
+        return "busy"
+    try:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+        error = (
+            f"RuntimeError: the job asked for {gpus} GPU(s) but torch {torch.__version__} sees none "
+            f"(CUDA_VISIBLE_DEVICES={visible}, built for CUDA {torch.version.cuda})"
+        )
+        folder.write_status(state="failed", error=error, failed_at=now())
+        folder.log(error)
+        return "failed"
+    finally:
+        folder.lock.release()

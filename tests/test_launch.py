@@ -1,0 +1,231 @@
+"""`run --cluster local|debug`, `status`, and bad cluster input, without SLURM (some need no cluster at all).
+
+The SLURM side is in test_launch_slurm.py.
+"""
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from bench.cli import main
+from bench.cluster.job import CellJob
+from bench.cluster.scheduler import Jobs
+from bench.cluster.snapshot import MANIFEST, take
+from bench.spec import code_version
+from bench.status import cell_status
+from bench.store import RunFolder, Store
+from bench.sweep import plan
+
+from conftest import fast_args
+from helpers import run, spec
+
+METRICS = ["a2b_r1", "a2b_r5", "b2a_r1", "zs_top1", "zs_mpcr"]
+
+
+def bench(results, *args) -> list[str]:
+    return ["run", "--methods", "clip", "--tasks", "synthetic", "--results", str(results), *args]
+
+
+def test_local_and_debug_clusters_match_the_in_process_run(results, capsys):
+    grid = ["--seeds", "0,1", *fast_args()]
+    for name, extra in [("here", []), ("local", ["--cluster", "local"]), ("debug", ["--cluster", "debug"])]:
+        assert main(bench(results / name, *grid, *extra)) == 0, name
+        assert main(["collect", "--results", str(results / name)]) == 0
+    out = capsys.readouterr().out
+    assert "local: 2 cell(s) of clip" in out
+    frames = {
+        n: pd.read_parquet(results / n / "results.parquet").sort_values("seed")
+        for n in ("here", "local", "debug")
+    }
+    assert list(frames["local"]["threads"]) == [1, 1], "a local job uses the CPUs of its profile (1)"
+    for name in ("local", "debug"):
+        assert list(frames[name]["state"]) == ["done", "done"]
+        assert list(frames[name]["run_id"]) == list(frames["here"]["run_id"])
+        assert frames[name][METRICS].equals(frames["here"][METRICS]), name
+    job = (results / "local" / "runs" / frames["local"]["run_id"].iloc[0] / "job.json").read_text()
+    assert '"cluster": "local"' in job and "snapshots" in job
+
+
+def test_dry_run_shows_one_job_array_per_resource_request(results, tmp_path, capsys):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("time_min: 20\nmethods:\n  gentle_clip:\n    time_min: 30\n")
+    cluster = ["--cluster", "local", "--profile", str(profile), "--cluster-param", "cpus_per_task=2"]
+    args = ["--methods", "clip,gentle_clip", "--seeds", "0,1", "--dry-run", *cluster, *fast_args()]
+    assert main(bench(results, *args)) == 0  # the second --methods wins
+    arrays = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("local: one job array")
+    ]
+    assert len(arrays) == 2, arrays
+    clip, gentle = sorted(arrays)
+    assert "of 2 (clip)" in clip and '"timeout_min": 20' in clip and '"cpus_per_task": 2' in clip
+    assert "of 2 (gentle_clip)" in gentle and '"timeout_min": 30' in gentle and '"cpus_per_task": 2' in gentle
+    assert not results.exists()
+
+
+@pytest.fixture
+def profiles(tmp_path):
+    files = {
+        "malformed.yaml": "partition: [debug\n",
+        "unknown.yaml": "partiton: debug\n",
+        "list.yaml": "- partition\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+BAD = [
+    (["--cluster", "slurm", "--profile", "{p}/missing.yaml"], "missing.yaml: no such file"),
+    (["--cluster", "local", "--profile", "{p}/malformed.yaml"], "malformed YAML at line 2"),
+    (
+        ["--cluster", "slurm", "--profile", "{p}/unknown.yaml"],
+        "unknown key 'partiton' (did you mean partition",
+    ),
+    (["--cluster", "slurm", "--profile", "{p}/list.yaml"], "expected a mapping of keys to values"),
+    (
+        ["--cluster", "local", "--cluster-param", "time_min=0"],
+        "--cluster-param: time_min must be an integer >= 1",
+    ),
+    (
+        ["--cluster", "local", "--cluster-param", "gpus_per_nod=1"],
+        "unknown key 'gpus_per_nod' (did you mean gpus_per_node",
+    ),
+    (["--cluster", "local", "--cluster-param", "time_min"], "--cluster-param 'time_min' is malformed"),
+    (
+        ["--cluster", "local", "--cluster-param", "setup=[a"],
+        "--cluster-param setup=[a: the value is not valid",
+    ),
+    (["--profile", "{p}/unknown.yaml"], "--profile needs --cluster slurm, local or debug"),
+    (["--detach"], "--detach needs --cluster"),
+    (["--cluster", "debug", "--detach"], "--cluster debug runs the cells in this process"),
+    (["--cluster", "local", "--jobs", "2"], "with --cluster local each cell is a job"),
+]
+
+
+@pytest.mark.parametrize("extra, message", BAD)
+def test_bad_cluster_input_is_one_line_exit_2_nothing_written(extra, message, profiles, results, capsys):
+    args = [a.replace("{p}", str(profiles)) for a in extra]
+    code = main(bench(results, *fast_args(), *args))
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert message in err
+    assert not results.exists()
+
+
+def test_no_sbatch_on_path_is_refused_before_anything_is_written(results, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code = main(bench(results, *fast_args(), "--cluster", "slurm"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err == "error: --cluster slurm: sbatch is not on PATH (no SLURM client on this machine)"
+    assert not results.exists()
+
+
+def test_status_without_a_cluster_reports_what_the_folders_say(results, tmp_path, monkeypatch, capsys):
+    store = Store(results)
+    run(store, [spec(seed=0), spec(seed=1, fail="true")])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no squeue, no sacct
+    assert main(["status", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "2 cells: 1 done, 1 failed" in out
+    assert "RuntimeError: synthetic task asked to fail (fail=true)" in out
+    assert f"(log: {results / 'runs'}" in out and "log.txt)" in out
+
+
+def test_status_of_an_empty_results_folder_is_an_error(results, capsys):
+    assert main(["status", "--results", str(results)]) == 2
+    assert "no runs under" in capsys.readouterr().err
+
+
+@pytest.fixture
+def folder(tmp_path):
+    [cell] = plan(Store(tmp_path / "results"), [spec()])
+    return cell.folder
+
+
+def record(folder: RunFolder, state: str | None, job_id: str = "7_1", **status) -> None:
+    if state:
+        folder.write_status(state=state, **status)
+    folder.write_json("job.json", {"cluster": "slurm", "job_id": job_id, "stderr": "/jobs/7_1/7_1_0_log.err"})
+
+
+def test_a_run_the_scheduler_killed_is_failed_with_its_reason(folder):
+    record(folder, "running")  # what a run killed by SLURM leaves behind: no process holds its lock
+    status = cell_status(folder, Jobs({"7_1": "TIMEOUT"}, frozenset({"7_1"})))
+    assert (status.state, status.job_id) == ("failed", "7_1")
+    assert status.reason == "job 7_1: killed at its time limit (TIMEOUT)"
+    assert str(status.log) == "/jobs/7_1/7_1_0_log.err"
+    oom = cell_status(folder, Jobs({"7_1": "OUT_OF_MEMORY"}, frozenset({"7_1"})))
+    assert "more memory than it asked for (OUT_OF_MEMORY)" in oom.reason
+    gone = cell_status(folder, Jobs({}, frozenset({"7_1"})))
+    assert gone.state == "failed" and "left the queue" in gone.reason
+    assert cell_status(folder, None).state == "interrupted", "with no scheduler, only the folder speaks"
+
+
+def test_the_scheduler_knows_queued_and_running_before_the_folder(folder):
+    record(folder, "queued")
+    assert cell_status(folder, Jobs({"7_1": "PENDING"})).state == "pending"
+    assert cell_status(folder, Jobs({"7_1": "RUNNING"})).state == "running"
+    assert cell_status(folder, None).state == "pending"
+    record(folder, "failed", error="ValueError: boom")
+    assert cell_status(folder, Jobs({"7_1": "REQUEUED"})).state == "pending", "a failure of an older job"
+    failed = cell_status(folder, Jobs({"7_1": "COMPLETED"}))
+    assert (failed.state, failed.reason) == ("failed", "ValueError: boom")
+    assert failed.log == folder.file("log.txt")
+    record(folder, "done")
+    assert cell_status(folder, Jobs({"7_1": "RUNNING"})).state == "done"
+
+
+def test_a_live_lock_is_running_and_other_clusters_jobs_are_not_confused(folder):
+    record(folder, "running")
+    holder = RunFolder(folder.path).lock
+    assert holder.acquire()
+    try:
+        assert cell_status(folder, Jobs({}, frozenset({"7_1"}))).state == "running"
+    finally:
+        holder.release()
+    local = Jobs({"7_1": "CANCELLED"}, frozenset({"7_1"}), cluster="local")
+    assert cell_status(folder, local).state == "interrupted", "job 7_1 of job.json is a SLURM job"
+
+
+def test_cell_job_device_threads_and_requeue(folder, monkeypatch):
+    threads = torch.get_num_threads()
+    try:
+        assert CellJob(str(folder.path), os.getcwd(), gpus=0, threads=1)() == "done"
+        cost = folder.status()["cost"]
+        assert (cost["device"], cost["threads"]) == ("cpu", 1)
+        state = CellJob(str(folder.path), os.getcwd(), force=True, gpus=1)()
+        if torch.cuda.is_available():
+            assert state == "done" and folder.status()["cost"]["device"] == "cuda"
+        else:  # a GPU job never falls back to the CPU quietly
+            assert state == "failed"
+            assert "asked for 1 GPU(s) but torch" in folder.status()["error"]
+    finally:
+        torch.set_num_threads(threads)
+    job = CellJob(str(folder.path), os.getcwd(), force=True)
+    assert job.checkpoint().function == CellJob(str(folder.path), os.getcwd(), force=False)
+
+    def requeued(*args, **kwargs):
+        raise SystemExit(-1)  # what submitit does after checkpoint() and the requeue
+
+    monkeypatch.setattr("bench.cluster.job.execute", requeued)
+    with pytest.raises(SystemExit):
+        job()
+    assert folder.status()["state"] == "requeued" and folder.state() == "pending"
+
+
+def test_snapshot_is_content_addressed_and_importable(tmp_path):
+    first = take(tmp_path)
+    assert take(tmp_path) == first, "unchanged code shares its snapshot"
+    assert first.parent == tmp_path.resolve() / "snapshots"
+    assert [p.name for p in first.parent.iterdir()] == [first.name], "no staging folder left behind"
+    assert code_version(first) == code_version()
+    assert (first / "bench" / "cluster" / "job.py").is_file() and not list(first.rglob("__pycache__"))
+    assert '"code_version": "' + code_version() in (first / MANIFEST).read_text()
+    shutil.rmtree(first)

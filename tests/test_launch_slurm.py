@@ -1,0 +1,258 @@
+"""`run --cluster slurm` and `status` against the real loopback cluster (slurm/cluster.sh).
+
+Skipped with a reason when no cluster runs. Held jobs (`sbatch --hold`) keep cells queued while a test
+edits the working tree, asks for the status or presses Ctrl-C; the time-limit test is the slow one.
+"""
+
+import argparse
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from _slurm import slurm_cluster  # noqa: F401
+
+from bench.cli import main
+from bench.cluster.launch import Launcher
+from bench.commands import run_on_cluster
+from bench.spec import ROOT
+from bench.status import read_job, report
+from bench.store import Store
+from bench.sweep import plan
+
+from conftest import fast_args
+from helpers import run, spec
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
+
+PROFILE = ROOT / "slurm" / "profiles" / "local-ci.yaml"
+HOLD = ["--cluster-param", 'sbatch_extra=["--hold"]']  # queued until `scontrol release`
+
+
+def bench(results: Path, *args: str) -> list[str]:
+    grid = ["run", "--methods", "clip", "--tasks", "synthetic", "--results", str(results)]
+    return [*grid, "--cluster", "slurm", "--profile", str(PROFILE), *args]
+
+
+def wait_for(test, seconds: float, what: str) -> None:
+    end = time.time() + seconds
+    while not test():
+        assert time.time() < end, f"{what}: not seen within {seconds} s"
+        time.sleep(0.5)
+
+
+def settle(results: Path, seconds: float = 180) -> dict[str, str]:
+    """Wait until every cell under `results` is done, failed or interrupted; run_id → state."""
+    end = time.time() + seconds
+    while True:
+        states = {folder.run_id: status.state for folder, status in report(Store(results).all_folders())}
+        if all(s in ("done", "failed", "interrupted") for s in states.values()):
+            return states
+        assert time.time() < end, f"cells not settled within {seconds} s: {states}"
+        time.sleep(1)
+
+
+def job_ids(results: Path) -> list[str]:
+    return sorted(job_ids_by_run(results).values())
+
+
+def job_ids_by_run(results: Path) -> dict[str, str]:
+    return {folder.run_id: read_job(folder)["job_id"] for folder in Store(results).all_folders()}
+
+
+def sacct_states(job_id: str) -> list[str]:
+    """Every state sacct recorded for a job, oldest first (a requeued job has one line per start)."""
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def squeue_states(job_ids: list[str]) -> list[str | None]:
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, check=True)
+    states = dict(line.split() for line in out.stdout.splitlines())
+    return [states.get(job) for job in job_ids]
+
+
+def test_a_sweep_is_one_array_and_a_failing_cell_fails_alone(tmp_path, capsys):
+    specs = [spec(seed=seed) for seed in range(3)] + [spec(seed=3, fail="true")]
+    store = Store(tmp_path / "results")
+    launcher = Launcher.prepare("slurm", str(PROFILE), [], specs)
+    store.ensure_writable()
+    cells = plan(store, specs)
+    args = argparse.Namespace(cluster="slurm", force=False, detach=False)
+    assert run_on_cluster(launcher, store, cells, args) == 1
+    out = capsys.readouterr().out
+    ids = [read_job(cell.folder)["job_id"] for cell in cells]
+    array = ids[0].split("_")[0]
+    assert ids == [f"{array}_{i}" for i in range(4)], "one job array, one task per cell"
+    assert [cell.folder.state() for cell in cells] == ["done", "done", "done", "failed"]
+    assert re.search(r"clip +\d\.\d{3} ± \d\.\d{3} \(3\)", out), out  # the summary: 3 seeds finished
+    assert (
+        "FAILED clip · synthetic · r=0.1 · split 0 · seed 3: RuntimeError: synthetic task asked to fail"
+        in out
+    )
+    assert main(["collect", "--results", str(store.root)]) == 0
+    table = pd.read_parquet(store.root / "results.parquet")
+    assert sorted(table["state"]) == ["done", "done", "done", "failed"]
+    assert set(table["threads"].dropna()) == {1}, "a job uses the CPUs it asked for"
+
+
+def test_detach_status_collect_and_queued_jobs_run_the_snapshot(tmp_path, capsys):
+    repo, results = tmp_path / "repo", tmp_path / "results"
+    for top in ("bench", "methods", "tasks"):
+        shutil.copytree(ROOT / top, repo / top, ignore=shutil.ignore_patterns("__pycache__"))
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        *bench(results, "--seeds", "0,1,2", *HOLD, "--detach", *fast_args()),
+    ]
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"follow with: python -m bench status --results {results}" in done.stdout
+    # the working tree changes while the jobs wait: from now on, importing it fails
+    (repo / "bench" / "__init__.py").write_text(
+        "raise RuntimeError('a job imported the edited working tree')\n"
+    )
+
+    assert main(["status", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    ids = job_ids(results)
+    assert "3 cells: 3 pending" in out and all(job in out for job in ids), out
+    subprocess.run(["scontrol", "release", ids[0].split("_")[0]], check=True)
+    end = time.time() + 60  # two tasks at a time (max_concurrent: 2): the third waits, then is cancelled
+    while squeue_states(ids) != ["RUNNING", "RUNNING", "PENDING"]:
+        assert time.time() < end, squeue_states(ids)
+        time.sleep(0.2)
+    subprocess.run(["scancel", ids[2]], check=True)
+    assert sorted(settle(results).values()) == ["done", "done", "failed"]
+
+    assert main(["status", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "3 cells: 2 done, 1 failed" in out
+    assert f"job {ids[2]}: cancelled (CANCELLED) (log: {results / 'jobs'}" in out, out
+    assert main(["collect", "--results", str(results)]) == 0
+    table = pd.read_parquet(results / "results.parquet")
+    assert sorted(table["state"]) == ["done", "done", "pending"]
+    snapshot = Path(json.loads((results / "runs" / table["run_id"][0] / "job.json").read_text())["snapshot"])
+    assert snapshot.parent == results / "snapshots" and (snapshot / "snapshot.json").is_file()
+
+
+def start_following(results: Path, stdin) -> subprocess.Popen:
+    """A `run` that follows two held jobs, returned once both are submitted."""
+    command = [sys.executable, "-m", "bench", *bench(results, "--seeds", "0,1", *HOLD, *fast_args())]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    end = time.time() + 120
+    while len(list(results.glob("runs/*/job.json"))) < 2:
+        assert proc.poll() is None and time.time() < end, "the jobs were not submitted"
+        time.sleep(0.2)
+    time.sleep(1)  # into the follow loop
+    return proc
+
+
+def test_ctrl_c_without_a_terminal_leaves_the_jobs_queued(tmp_path):
+    results = tmp_path / "results"
+    proc = start_following(results, subprocess.DEVNULL)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    ids = job_ids(results)
+    try:
+        assert proc.returncode == 130, err
+        assert "stdin is not a terminal: not asking whether to cancel the jobs" in err
+        assert f"2 job(s) left running; follow them with: python -m bench status --results {results}" in err
+        assert squeue_states(ids) == ["PENDING", "PENDING"]
+    finally:
+        subprocess.run(["scancel", *ids], check=False)
+
+
+def test_ctrl_c_at_a_terminal_cancels_on_yes(tmp_path):
+    results = tmp_path / "results"
+    terminal, stdin = pty.openpty()
+    proc = start_following(results, stdin)
+    proc.send_signal(signal.SIGINT)
+    os.write(terminal, b"y\n")
+    out, err = proc.communicate(timeout=60)
+    os.close(terminal)
+    os.close(stdin)
+    assert proc.returncode == 130, err
+    assert "cancel the 2 unfinished job(s)? [y/N]" in out and "cancelled 2 job(s)" in err
+    assert squeue_states(job_ids(results)) == [None, None]
+    assert settle(results, 60) == dict.fromkeys(job_ids_by_run(results), "failed")
+    status = [sys.executable, "-m", "bench", "status", "--results", str(results)]
+    out = subprocess.run(status, capture_output=True, text=True, check=True).stdout
+    for job in job_ids(results):  # held tasks cancelled together: SLURM records only their array
+        assert f"job {job}: cancelled (CANCELLED)" in out, out
+
+
+SLURM_BAD = [
+    (["--cluster-param", "gpus_per_node=1"], "partition 'debug' has no GPUs (CPU-only cluster)"),
+    (["--cluster-param", "mem_gb=4096"], "no node of partition 'debug' has 1 CPU, 4096.0 GB"),
+    (["--cluster-param", "partition=gpu"], "no partition 'gpu' on this cluster"),
+]
+
+
+@pytest.mark.parametrize("extra, message", SLURM_BAD)
+def test_a_request_the_cluster_cannot_satisfy_is_refused(extra, message, results, capsys):
+    assert main(bench(results, *fast_args(), *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not results.exists()
+
+
+def test_a_controller_that_does_not_answer_is_refused(results, tmp_path, monkeypatch, capsys):
+    conf = Path(os.environ["SLURM_CONF"]).read_text().replace("SlurmctldPort=", "SlurmctldPort=1")
+    (tmp_path / "slurm.conf").write_text(conf + "MessageTimeout=1\n")  # fail at once, not after retries
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "slurm.conf"))
+    assert main(bench(results, *fast_args())) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: --cluster slurm: the SLURM controller does not answer: ")
+    assert not results.exists()
+
+
+@pytest.mark.slow
+def test_a_run_past_its_time_limit_requeues_and_resumes_to_the_same_metrics(tmp_path):
+    """SLURM acts on time limits every 30 s. So that the limit falls mid-run however fast the machine,
+    the test holds the run still (SIGSTOP) from its first checkpoint until SLURM signals it (SLURM sends
+    SIGCONT with the signal); once the job is requeued it lifts the limit, so that one requeue is enough."""
+    results = tmp_path / "results"
+    long = {"steps": "2000", "checkpoint_every": "100"}
+    limit = ["--cluster-param", "time_min=1", "--detach"]
+    assert main(bench(results, "--seeds", "0", *limit, *fast_args(**long))) == 0
+    [folder] = Store(results).all_folders()
+    job = read_job(folder)["job_id"]
+    wait_for(lambda: folder.file("checkpoint.pt").exists(), 120, "the first checkpoint")
+    os.kill(folder.status()["pid"], signal.SIGSTOP)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:  # meanwhile, the same run uninterrupted
+        reference = Store(tmp_path / "reference")
+        assert run(reference, [spec(**long)]) == {folder.run_id: "done"}
+    finally:
+        torch.set_num_threads(threads)
+    wait_for(lambda: "REQUEUED" in sacct_states(job), 90, "the requeue")
+    subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=10"], check=True)
+    assert settle(results, 120) == {folder.run_id: "done"}
+    assert folder.metrics() == reference.folder(folder.run_id).metrics()
+    log = folder.file("log.txt").read_text()
+    assert int(re.search(r"resumed from the checkpoint at step (\d+)", log).group(1)) >= 100, log
+    wait_for(  # under load SLURM may signal once more before the new limit lands: any requeues, then done
+        lambda: (states := sacct_states(job))[-1:] == ["COMPLETED"] and set(states[:-1]) == {"REQUEUED"},
+        120,
+        f"REQUEUED…, COMPLETED ({sacct_states(job)})",
+    )
