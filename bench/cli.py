@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf = sub.add_parser("perf", help="benchmarks: `perf losses` times every loss against a plain reference")
     perf.add_argument("what", choices=["losses"])
     perf.add_argument("--json", action="store_true", help="print one JSON record per measurement")
+    perf.add_argument("--batches", default="64,256,1024", help="comma list of batch sizes")
+    perf.add_argument("--threads", type=int, default=0, help="torch threads (default: as torch chooses)")
 
     data = sub.add_parser("data", help="prepare and cache a task's data")
     data.add_argument("task")

@@ -21,7 +21,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.grid import Grid, expand, parse_names, parse_ratios, parse_seeds
+    from bench.grid import Grid, expand, parse_ints, parse_names, parse_ratios
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
 
@@ -32,8 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         methods=parse_names(args.methods, registry.methods()),
         tasks=parse_names(args.tasks, registry.tasks()),
         ratios=parse_ratios(args.pair_ratio),
-        seeds=parse_seeds(args.seeds),
-        split_seed=parse_seeds(args.split_seed, "--split-seed")[0],
+        seeds=parse_ints(args.seeds, "--seeds"),
+        split_seed=parse_ints(args.split_seed, "--split-seed")[0],
         method_params=parse_assignments(args.method_param, "--method-param"),
         task_params=parse_assignments(args.task_param, "--task-param"),
     )
@@ -175,9 +175,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    from bench.grid import parse_ints
     from methods.perf import format_table, measure
 
-    records = measure()
+    batches = tuple(parse_ints(args.batches, "--batches"))
+    if max(batches) >= 1024:
+        print("note: the plain reference needs about 10 GB at batch 1024", file=sys.stderr)
+    records = measure(batches=batches, threads=args.threads or None)
     print(json.dumps(records, indent=1) if args.json else format_table(records))
     return 0
 

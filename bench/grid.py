@@ -53,13 +53,14 @@ def parse_ratios(text: str) -> list[float]:
     return list(dict.fromkeys(out))
 
 
-def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+def parse_ints(text: str, flag: str) -> list[int]:
+    """A comma list of distinct integers (seeds, batch sizes), in the order given."""
     out = []
     for item in text.split(","):
         try:
             out.append(int(item))
         except ValueError:
-            raise BenchError(f"{flag}: seed {item!r} is not an integer; write e.g. {flag} 0,1,2") from None
+            raise BenchError(f"{flag}: {item!r} is not an integer; write e.g. {flag} 0,1,2") from None
     return list(dict.fromkeys(out))
 
 

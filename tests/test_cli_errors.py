@@ -21,8 +21,8 @@ CASES = [
     (["--task-param", "stepz=3"], "unknown parameter 'stepz' for task synthetic (did you mean steps"),
     (["--task-param", "steps=many"], "parameter steps='many' is not a valid int"),
     (["--task-param", "unpaired=both"], "parameter unpaired='both' is not one of: same, disjoint"),
-    (["--seeds", "0,x"], "seed 'x' is not an integer"),
-    (["--split-seed", "1.5"], "seed '1.5' is not an integer"),
+    (["--seeds", "0,x"], "--seeds: 'x' is not an integer"),
+    (["--split-seed", "1.5"], "--split-seed: '1.5' is not an integer"),
     (["--method-param", "gentle.w=1"], "method 'gentle' is not among the selected"),
 ]
 

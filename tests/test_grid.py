@@ -3,7 +3,7 @@
 import pytest
 
 from bench.errors import BenchError
-from bench.grid import Grid, expand, parse_ratios, parse_seeds
+from bench.grid import Grid, expand, parse_ints, parse_ratios
 
 
 def grid(**kw) -> Grid:
@@ -38,6 +38,6 @@ def test_run_id_is_stable_and_sensitive():
 
 def test_ratio_and_seed_parsing():
     assert parse_ratios("0,0.5,1,0.5") == [0.0, 0.5, 1.0]
-    assert parse_seeds("2,0,2") == [2, 0]
+    assert parse_ints("2,0,2", "--seeds") == [2, 0]
     with pytest.raises(BenchError):
         parse_ratios("1.01")

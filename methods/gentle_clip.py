@@ -1,0 +1,62 @@
+"""Gentle-CLIP (arXiv 2406.05766): CLIP on the few pairs plus set terms that need no pairing
+(method.md, "A training step" and "Total")."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from bench.params import Param
+from methods._ssl import SSL_PARAMS, ssl_term
+from methods.base import BatchEmbeddings, Method
+from methods.clip import clip_term
+from methods.losses import joint_sq_dists, mk_mmd, sdd
+
+
+class GentleClip(Method):
+    """L = w_clip·L_CLIP + w_sdd·L_SDD + w_mmd·L_MMD + w_ssl·L_SSL.
+
+    L_CLIP on the paired rows (left out when b_p = 0); L_SDD and L_MMD on the sets Z_A and Z_B
+    (left out when either has fewer than 2 rows), sharing one distance matrix; L_SSL on the views.
+    A weight of 0 removes its term and skips its computation.
+    """
+
+    name = "gentle_clip"
+    needs_pairs = False
+    params = {
+        "w_clip": Param(1.0, "weight of L_CLIP on the paired rows", low=0.1, high=10.0, log=True),
+        "w_sdd": Param(0.7, "weight of the SDD set term (0 removes it)", low=1e-4, high=1e3, log=True),
+        "w_mmd": Param(
+            0.2, "weight of the multi-kernel MMD set term (0 removes it)", low=1e-3, high=10.0, log=True
+        ),
+        **SSL_PARAMS,
+        "sdd_variant": Param(
+            "reference", "SDD as released, or batch-size invariant", ("reference", "normalized")
+        ),
+        "mmd_kernels": Param(
+            "dsn19", "MMD kernels: DSN's 19, exp(-d²), or median × 2^k", ("dsn19", "single", "median")
+        ),
+        "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra CLIP negatives"),
+    }
+    variants = {
+        "gentle_clip_no_sdd": {"w_sdd": 0.0},
+        "gentle_clip_no_mmd": {"w_mmd": 0.0},
+        "gentle_clip_no_ssl": {"w_ssl": 0.0},
+    }
+
+    def weights(self) -> dict[str, float]:
+        return {k: self.p[f"w_{k}"] for k in ("clip", "sdd", "mmd", "ssl")}
+
+    def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
+        w = self.weights()
+        out = {}
+        if w["clip"] and batch.n_paired:
+            out["clip"] = clip_term(batch, self.p["unpaired_negatives"])
+        if w["ssl"] and (ssl := ssl_term(batch, self.p["tau_ssl"])) is not None:
+            out["ssl"] = ssl
+        if (w["sdd"] or w["mmd"]) and len(batch.za) >= 2 and len(batch.zb) >= 2:
+            dists = joint_sq_dists(batch.za, batch.zb)
+            if w["sdd"]:
+                out["sdd"] = sdd(batch.za, batch.zb, self.p["sdd_variant"], dists=dists)
+            if w["mmd"]:
+                out["mmd"] = mk_mmd(batch.za, batch.zb, self.p["mmd_kernels"], dists=dists)
+        return out

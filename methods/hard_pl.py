@@ -1,0 +1,17 @@
+"""Hard pseudo-labels: each unpaired A row takes the B row of its nearest paired A row."""
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from methods._pseudo import PseudoLabel, similarity
+from methods.base import BatchEmbeddings
+
+
+class HardPl(PseudoLabel):
+    """L = L_CLIP + w_pl · CE(s · a_u · b_pᵀ, argmax_j cos(a_u, a_p_j))."""
+
+    name = "hard_pl"
+
+    def targets(self, batch: BatchEmbeddings) -> Tensor:
+        sim = similarity(batch)
+        return F.one_hot(sim.argmax(1), sim.shape[1]).to(sim.dtype)
