@@ -56,3 +56,14 @@ def slurm_cluster() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLURM_CONF", conf)
         yield conf
+
+
+def sacct_states(job_id: str) -> list[str]:
+    """Every state sacct recorded for a job, oldest first (a requeued job has one line per run)."""
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from _slurm import slurm_cluster  # noqa: F401
 
 from bench.cli import main
 from bench.cluster.launch import Launcher
@@ -29,6 +28,7 @@ from bench.status import read_job, report
 from bench.store import Store
 from bench.sweep import plan
 
+from _slurm import sacct_states, slurm_cluster  # noqa: F401
 from conftest import fast_args
 from helpers import run, spec
 
@@ -67,17 +67,6 @@ def job_ids(results: Path) -> list[str]:
 
 def job_ids_by_run(results: Path) -> dict[str, str]:
     return {folder.run_id: read_job(folder)["job_id"] for folder in Store(results).all_folders()}
-
-
-def sacct_states(job_id: str) -> list[str]:
-    """Every state sacct recorded for a job, oldest first (a requeued job has one line per start)."""
-    out = subprocess.run(
-        ["sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
 def squeue_states(job_ids: list[str]) -> list[str | None]:

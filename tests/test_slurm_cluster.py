@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,12 +15,13 @@ from pathlib import Path
 import cloudpickle
 import pytest
 import submitit
-from _slurm import slurm_cluster  # noqa: F401
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from bench.cluster.preflight import preflight
 from bench.cluster.profile import Profile, load_profile
 from bench.errors import BenchError
+
+from _slurm import sacct_states, slurm_cluster  # noqa: F401
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the jobs cannot import this test module
@@ -33,17 +33,6 @@ def executor(folder: Path, profile: Profile) -> submitit.AutoExecutor:
     ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", **profile.executor_kwargs())
     ex.update_parameters(**profile.submitit_params())
     return ex
-
-
-def sacct_states(job_id: str) -> list[str]:
-    """Every state sacct recorded for a job, oldest first (a requeued job has one line per run)."""
-    out = subprocess.run(
-        ["sacct", "-n", "-X", "-D", "-P", "-j", job_id, "-o", "State"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
 def wait_until(test, seconds: float, what: str):
