@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_results(run)
     run.add_argument(
-        "--jobs", type=int, default=1, help="cells at once, each in its own process (default: 1)"
+        "--jobs",
+        type=int,
+        help="cells at once, each in its own process with cores/N torch threads; 1 runs them in this "
+        "process (default: one per core)",
     )
     run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
     run.add_argument(

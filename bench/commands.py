@@ -25,7 +25,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
     grid = Grid(
@@ -70,7 +70,7 @@ def check_cluster_flags(args: argparse.Namespace) -> None:
             if given:
                 raise BenchError(f"{flag} needs --cluster slurm, local or debug")
         return
-    if args.jobs != 1:
+    if args.jobs is not None:
         raise BenchError(
             f"--jobs runs cells on this machine; with --cluster {args.cluster} each cell is a job"
         )

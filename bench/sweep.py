@@ -36,9 +36,13 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def run_cells(cells: list[Cell], jobs: int = 1, force: bool = False) -> dict[str, str]:
-    """Execute the cells that need it; return run_id → final state (done, failed, busy)."""
+def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False) -> dict[str, str]:
+    """Execute the cells that need it; return run_id → final state (done, failed, busy).
+
+    `jobs` cells at once in subprocesses (None: one per core); 1 runs them in this process."""
     todo = [c for c in cells if force or c.folder.state() != "done"]
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, len(todo))
     states = {c.folder.run_id: "done" for c in cells if c not in todo}
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not todo, dynamic_ncols=True)
     if jobs <= 1:

@@ -101,7 +101,8 @@ class Synthetic(Task):
 
     def evaluate(self, model, data: TaskData, paired: Tensor) -> dict[str, float]:
         ev: SyntheticEval = data.eval
-        za, zb = model.embed_a(ev.a), model.embed_b(ev.b)
+        device = next(model.parameters()).device
+        za, zb = model.embed_a(ev.a.to(device)).cpu(), model.embed_b(ev.b.to(device)).cpu()
         metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
-        metrics.update(zero_shot(za @ model.embed_b(ev.prompts).T, ev.labels))
+        metrics.update(zero_shot(za @ model.embed_b(ev.prompts.to(device)).cpu().T, ev.labels))
         return metrics

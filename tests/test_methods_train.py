@@ -13,10 +13,13 @@ ALL = registry.methods().names()
 
 
 def test_all_means_the_nine_methods():
-    assert sorted(
-        ["clip", "clip_ssl", "hard_pl", "soft_pl", "s_clip", "gentle_clip"]
-        + [f"gentle_clip_no_{x}" for x in ("sdd", "mmd", "ssl")]
-    ) == ALL
+    assert (
+        sorted(
+            ["clip", "clip_ssl", "hard_pl", "soft_pl", "s_clip", "gentle_clip"]
+            + [f"gentle_clip_no_{x}" for x in ("sdd", "mmd", "ssl")]
+        )
+        == ALL
+    )
 
 
 @pytest.mark.parametrize("ratio", [0.0, 0.05, 1.0])

@@ -35,7 +35,7 @@ def test_failed_cell_makes_exit_code_1_and_is_named(results, capsys):
 
 
 def test_jobs_match_in_process_and_collect(results, capsys):
-    serial = bench("--seeds", "0,1", "--results", str(results / "serial"), *fast_args())
+    serial = bench("--seeds", "0,1", "--results", str(results / "serial"), "--jobs", "1", *fast_args())
     parallel = bench("--seeds", "0,1", "--results", str(results / "parallel"), "--jobs", "2", *fast_args())
     assert main(serial) == 0 and main(parallel) == 0
     for name in ("serial", "parallel"):
