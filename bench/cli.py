@@ -7,7 +7,7 @@ import sys
 
 from bench.errors import BenchError
 
-DEFAULT_TASK = "synthetic"
+DEFAULT_TASK = "protein"
 
 
 def build_parser() -> argparse.ArgumentParser:
