@@ -50,6 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line)
         return 0
     store.ensure_writable()
+    if not launcher:
+        prepare_data(store, specs, args.force)
     cells = plan(store, specs)
     if launcher:
         return run_on_cluster(launcher, store, cells, args)
@@ -57,6 +59,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return print_outcome(
         cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
     )
+
+
+def prepare_data(store, specs, force: bool) -> None:
+    """Prepare each task's data once, here with its progress bars, before the cells that need it run."""
+    from bench.store import RunFolder
+
+    pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != "done"]
+    distinct = {json.dumps([s.task, s.task_params], sort_keys=True): s for s in pending}
+    for spec in distinct.values():
+        registry.tasks().get(spec.task).create(spec.task_params).prepare()
 
 
 def check_cluster_flags(args: argparse.Namespace) -> None:
