@@ -91,11 +91,50 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--batches", default="64,256,1024", help="comma list of batch sizes")
     perf.add_argument("--threads", type=int, default=0, help="torch threads (default: as torch chooses)")
 
+    add_tune(sub)
+
     data = sub.add_parser("data", help="prepare and cache a task's data")
     data.add_argument("task")
     data.add_argument("--task-param", action="append", default=[], metavar="K=V")
     data.add_argument("--source", help="shorthand for --task-param source=S")
     return parser
+
+
+def add_tune(sub) -> None:
+    tune = sub.add_parser("tune", help="optuna search of a method's parameters on a validation split")
+    tune.add_argument("--method", help="method to tune")
+    tune.add_argument(
+        "--methods", help="comma list of methods, each tuned with --trials (needs --budget equal)"
+    )
+    tune.add_argument("--budget", choices=["equal"], help="equal: every method gets the same --trials")
+    tune.add_argument("--task", default=DEFAULT_TASK, help=f"task (default: {DEFAULT_TASK})")
+    tune.add_argument("--pair-ratio", default="0.1", help="pair ratio (default: 0.1)")
+    tune.add_argument("--trials", type=int, help="trials to add to the study (per method)")
+    tune.add_argument("--params", help="comma list of parameters to search (default: the method's ranges)")
+    tune.add_argument("--metric", help="validation metric, without val_ (default: the task's primary metric)")
+    tune.add_argument("--study", help="study name (default: METHOD-TASK-rRATIO); the same name resumes it")
+    tune.add_argument("--storage", help="optuna database URL (default: <results>/studies/NAME.log journal)")
+    tune.add_argument(
+        "--cluster", default="none", choices=["none", "local", "slurm"], help="where workers run"
+    )
+    tune.add_argument("--profile", metavar="FILE", help="--cluster slurm: YAML of what each worker asks for")
+    tune.add_argument(
+        "--cluster-param", action="append", default=[], metavar="K=V", help="override a profile key"
+    )
+    tune.add_argument("--workers", type=int, default=1, help="workers sharing the study (default: 1)")
+    tune.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the split and the validation hold-out"
+    )
+    tune.add_argument("--seed", type=int, default=0, help="train seed of every trial (default: 0)")
+    tune.add_argument("--method-param", action="append", default=[], metavar="K=V", help="fixed, repeatable")
+    tune.add_argument("--task-param", action="append", default=[], metavar="K=V", help="fixed, repeatable")
+    tune.add_argument("--show", action="store_true", help="print the study (or all), write its plots")
+    add_results(tune)
+
+    worker = sub.add_parser("tune_worker", help=argparse.SUPPRESS)
+    worker.add_argument("config")
+    worker.add_argument("trials", type=int)
+    worker.add_argument("--index", type=int, default=0)
 
 
 def add_results(p: argparse.ArgumentParser) -> None:

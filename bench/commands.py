@@ -11,6 +11,7 @@ from bench import registry
 from bench.errors import BenchError
 from bench.paper import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
 from bench.params import parse_assignments
+from bench.tune.command import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -24,18 +25,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.grid import Grid, expand, parse_ints, parse_names, parse_ratios
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
+    from bench.tune.preset import apply_preset
 
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
+    tasks = parse_names(args.tasks, registry.tasks())
+    method_params = parse_assignments(args.method_param, "--method-param")
+    task_params = parse_assignments(args.task_param, "--task-param")
+    apply_preset(method_params, task_params, tasks, results_root(args.results))
     grid = Grid(
         methods=parse_names(args.methods, registry.methods()),
-        tasks=parse_names(args.tasks, registry.tasks()),
+        tasks=tasks,
         ratios=parse_ratios(args.pair_ratio),
         seeds=parse_ints(args.seeds, "--seeds"),
         split_seed=parse_ints(args.split_seed, "--split-seed")[0],
-        method_params=parse_assignments(args.method_param, "--method-param"),
-        task_params=parse_assignments(args.task_param, "--task-param"),
+        method_params=method_params,
+        task_params=task_params,
     )
     specs = expand(grid)
     launcher = None

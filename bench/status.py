@@ -18,12 +18,12 @@ from bench.cluster.scheduler import Jobs
 from bench.store import RunFolder
 
 JOB_FILE = "job.json"
-SETTLED = ("done", "failed", "interrupted")
+SETTLED = ("done", "failed", "pruned", "interrupted")
 
 
 @dataclass(frozen=True)
 class CellStatus:
-    """pending | running | done | failed | interrupted; why it failed or stopped, and the log to read."""
+    """pending | running | done | failed | pruned | interrupted; why it stopped, and the log to read."""
 
     state: str
     job_id: str | None = None
@@ -54,6 +54,8 @@ def cell_status(folder: RunFolder, jobs: Jobs | None) -> CellStatus:
         return CellStatus("done", job_id)
     if known in scheduler.ACTIVE:
         return CellStatus("running" if known in scheduler.STARTED else "pending", job_id)
+    if recorded == "pruned":
+        return CellStatus("pruned", job_id, status.get("error"), folder.file("log.txt"))
     if recorded == "failed":
         return CellStatus("failed", job_id, status.get("error"), folder.file("log.txt"))
     if recorded == "running" and folder.lock.held_elsewhere():

@@ -1,6 +1,6 @@
 """The results store: `<results>/runs/<run_id>/`, one folder per run.
 
-A folder holds spec.json, status.json (state running | done | failed, with error and traceback
+A folder holds spec.json, status.json (state running | done | failed | pruned, with error and traceback
 when failed, cost and provenance when done), metrics.json (flat name → number), split.json (the
 paired indices), history.json (intermediate evaluations), log.txt and checkpoint.pt. Every
 write is atomic; a per-folder lock says whether some process is running the cell now.
@@ -52,9 +52,10 @@ class RunFolder:
         return atomic.read_json(self.file("metrics.json"), default={})
 
     def state(self) -> str:
-        """done | failed | running (a live process holds the lock) | interrupted | pending."""
+        """done | failed | pruned (stopped by a tuning study) | running (a live process holds the lock) |
+        interrupted | pending."""
         recorded = self.status().get("state")
-        if recorded in ("done", "failed"):
+        if recorded in ("done", "failed", "pruned"):
             return recorded
         if self.path.exists() and self.lock.held_elsewhere():
             return "running"

@@ -28,6 +28,9 @@ COMMON_PARAMS = {
     "embed_dim": Param(256, "dimension d of the shared space"),
     "head_dropout": Param(0.1, "dropout inside the projection head"),
     "unpaired": Param("same", "unpaired protocol (method.md)", choices=("same", "disjoint")),
+    "val_fraction": Param(
+        0.0, "share of the train pool held out as a validation split (val_* metrics; for tuning)"
+    ),
     "eval_every": Param(0, "evaluate every N steps as well as at the end (0: only at the end)"),
     "checkpoint_every": Param(200, "save a resumable checkpoint every N steps (0: never)"),
 }
@@ -103,3 +106,8 @@ class Task:
         no gradient). `paired` holds the train indices of the paired set, for reference values
         (e.g. a nearest-neighbour lookup) that use only what the methods were given."""
         raise NotImplementedError
+
+    def evaluate_items(self, model: Any, data: TaskData, idx: Tensor) -> dict[str, float]:
+        """The same metrics on train-pool items `idx` (the validation split), as `evaluate` computes them
+        on the test set; tasks that cannot are not tunable."""
+        raise NotImplementedError(f"task {self.name} cannot evaluate train-pool items (val_fraction)")

@@ -24,6 +24,7 @@ class SyntheticEval:
     b: Tensor
     labels: Tensor
     prompts: Tensor
+    train_labels: Tensor
 
 
 class MLPTower(nn.Module):
@@ -84,7 +85,7 @@ class Synthetic(Task):
         return TaskData(
             train_a=a[tr],
             train_b=b[tr],
-            eval=SyntheticEval(a[te], b[te], labels[te], prompts),
+            eval=SyntheticEval(a[te], b[te], labels[te], prompts, labels[tr]),
             summary={"n_train": p["n_train"], "n_test": p["n_test"], "n_classes": p["n_classes"]},
         )
 
@@ -101,8 +102,17 @@ class Synthetic(Task):
 
     def evaluate(self, model, data: TaskData, paired: Tensor) -> dict[str, float]:
         ev: SyntheticEval = data.eval
-        device = next(model.parameters()).device
-        za, zb = model.embed_a(ev.a.to(device)).cpu(), model.embed_b(ev.b.to(device)).cpu()
-        metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
-        metrics.update(zero_shot(za @ model.embed_b(ev.prompts.to(device)).cpu().T, ev.labels))
-        return metrics
+        return _metrics(model, ev.a, ev.b, ev.labels, ev.prompts)
+
+    def evaluate_items(self, model, data: TaskData, idx: Tensor) -> dict[str, float]:
+        ev: SyntheticEval = data.eval
+        return _metrics(model, data.train_a[idx], data.train_b[idx], ev.train_labels[idx], ev.prompts)
+
+
+def _metrics(model, a: Tensor, b: Tensor, labels: Tensor, prompts: Tensor) -> dict[str, float]:
+    """Retrieval between the rows of `a` and `b` (row i ↔ row i) and zero-shot class accuracy."""
+    device = next(model.parameters()).device
+    za, zb = model.embed_a(a.to(device)).cpu(), model.embed_b(b.to(device)).cpu()
+    metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
+    metrics.update(zero_shot(za @ model.embed_b(prompts.to(device)).cpu().T, labels))
+    return metrics

@@ -109,7 +109,8 @@ class Launcher:
                 continue
             jobs = self._job_calls(batch, force)
             try:
-                batch.jobs = self._executor(store, batch, snapshot).submit_array(jobs)
+                name = "bench-" + "+".join(batch.methods)
+                batch.jobs = self.executor(store, batch.profile, name, snapshot).submit_array(jobs)
             except (FailedJobError, subprocess.SubprocessError, OSError) as err:
                 for cell in batch.cells:
                     _restore(cell.folder, previous[cell.folder.run_id])
@@ -144,8 +145,10 @@ class Launcher:
         threads = batch.profile.cpus_per_task if on_cluster else None
         return [CellJob(str(c.folder.path.resolve()), here, force, gpus, threads) for c in batch.cells]
 
-    def _executor(self, store: Store, batch: Batch, snapshot: Path | None) -> submitit.AutoExecutor:
-        profile = batch.profile
+    def executor(
+        self, store: Store, profile: Profile, name: str, snapshot: Path | None
+    ) -> submitit.AutoExecutor:
+        """A submitit executor for jobs asking for `profile`, set up to run the code `snapshot`."""
         executor = submitit.AutoExecutor(
             folder=store.root.resolve() / "jobs" / "%j",
             cluster=self.cluster,  # always named: AutoExecutor picks slurm whenever srun is on PATH
@@ -154,7 +157,7 @@ class Launcher:
         )
         lines = setup_lines(snapshot) if snapshot else []
         params = {**profile.submitit_params(), "slurm_setup": [*profile.setup, *lines], "local_setup": lines}
-        executor.update_parameters(**params, name="bench-" + "+".join(batch.methods))
+        executor.update_parameters(**params, name=name)
         return executor
 
 

@@ -56,7 +56,7 @@ def train(
     data = task.load()
     data_s = time.perf_counter() - tic
 
-    split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"])
+    split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 
@@ -101,6 +101,9 @@ def train(
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model, data, split.paired)
+            if len(split.val):
+                val = task.evaluate_items(model, data, split.val)
+                metrics.update({f"val_{k}": v for k, v in val.items()})
         model.train()
         eval_s += time.perf_counter() - t
         return metrics

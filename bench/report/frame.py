@@ -40,13 +40,16 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """`df` checked for the required columns, with one row per run identity.
 
     When a run appears more than once (a rerun), the done row wins over others and, among equals,
-    the latest `finished_at` (then the later row). Raises BenchError when a required column is missing
-    or no row is left."""
+    the latest `finished_at` (then the later row). Tuning trials (task parameter val_fraction > 0:
+    trained on less data, with varying parameters) are left out. Raises BenchError when a required
+    column is missing or no row is left."""
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise BenchError(f"results table lacks the column(s) {', '.join(missing)}; was it made by `collect`?")
+    if "p_task_val_fraction" in df.columns:
+        df = df[~(df["p_task_val_fraction"] > 0)]
     if df.empty:
-        raise BenchError("the results table has no runs")
+        raise BenchError("the results table has no runs (tuning trials, val_fraction > 0, are left out)")
     df = df.reset_index(drop=True)
     keys = pd.DataFrame({"done": df["state"].eq("done").to_numpy()}, index=df.index)
     if "finished_at" in df.columns:

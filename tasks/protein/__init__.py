@@ -17,7 +17,7 @@ from bench.errors import BenchError
 from bench.params import Param
 from tasks.base import Task, TaskData
 from tasks.protein import sources
-from tasks.protein.evaluate import EvalData, evaluate
+from tasks.protein.evaluate import EvalData, evaluate, evaluate_items
 from tasks.protein.pipeline import STD_FLOOR, Pipeline
 from tasks.protein.towers import IdentityTower, MLPTower, ProteinPool, protein_views, text_views
 
@@ -128,3 +128,6 @@ class Protein(Task):
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
         return evaluate(model, data.eval, paired)
+
+    def evaluate_items(self, model: Any, data: TaskData, idx: Tensor) -> dict[str, float]:
+        return evaluate_items(model, data.eval, data.train_b, idx)

@@ -8,11 +8,14 @@
 - ref_nn_a2b_r1 (no training): each test protein takes the text of its most similar paired train
   protein (cosine on the frozen standardised features); the fraction right. NaN with no pairs.
 - ref_majority_zs_top1 (no training): zero-shot top-1 of always answering the most frequent class.
+
+`evaluate_items` computes the same on train-pool items (the validation split of tuning): they play
+the test proteins, their distinct texts the gallery; ref_nn is NaN there (no pairs are consulted).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -85,3 +88,19 @@ def evaluate(model: Any, data: EvalData, paired: Tensor) -> dict[str, float]:
         out["ref_nn_a2b_r1"] = float("nan")
     out["ref_majority_zs_top1"] = float((labels == 0).float().mean())
     return out
+
+
+def evaluate_items(model: Any, data: EvalData, train_b: Tensor, idx: Tensor) -> dict[str, float]:
+    """`evaluate` with train-pool items `idx` as the test set; `train_b`: the pool's text features."""
+    text = data.train_text[idx]
+    order = torch.argsort(text, stable=True)
+    ordered = text[order]
+    first = order[torch.cat([torch.tensor([True]), ordered[1:] != ordered[:-1]])]
+    held = replace(
+        data,
+        test_a=data.train_a.whole(idx),
+        test_text=text,
+        gallery=text[first],
+        gallery_b=train_b[idx][first],
+    )
+    return evaluate(model, held, idx[:0])

@@ -1,0 +1,1 @@
+"""Hyperparameter search with optuna: `python -m bench tune` (README, "Tuning")."""

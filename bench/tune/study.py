@@ -1,0 +1,150 @@
+"""A study: its config (studies/<name>.json), its optuna storage, and the objective every worker runs.
+
+Each trial is a normal run folder whose task holds out `val_fraction` of the train pool; the
+objective is that validation split's metric (`val_<metric>` in metrics.json, never a test metric),
+reported at every `eval_every` evaluation so the median pruner can stop a poor trial; a pruned
+run folder ends in the state `pruned`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from bench import atomic, registry
+from bench.errors import BenchError
+from bench.execute import execute, now
+from bench.spec import RunSpec
+from bench.store import RunFolder, Store
+from bench.tune.space import suggest
+
+
+class RunFailed(Exception):
+    """A trial's run failed or was busy elsewhere; the trial is marked failed and the study goes on."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    results: str
+    storage: str
+    method: str
+    task: str
+    pair_ratio: float
+    metric: str
+    space: dict[str, str]
+    method_params: dict[str, str]
+    task_params: dict[str, str]
+    split_seed: int = 0
+    seed: int = 0
+    sampler_seed: int = 0
+
+    @property
+    def path(self) -> Path:
+        return config_path(Path(self.results), self.name)
+
+    def save(self) -> None:
+        """Write the config; a study of the same name with another setup is an error."""
+        old = atomic.read_json(self.path, default=None)
+        if old is not None and {**old, "storage": self.storage} != asdict(self):
+            raise BenchError(
+                f"study {self.name} exists with another setup ({self.path}); choose --study NAME"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(self.path, asdict(self))
+
+    @classmethod
+    def load(cls, results: Path, name: str) -> StudyConfig:
+        path = config_path(results, name)
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in path.parent.glob("*.json"))) or "none"
+            raise BenchError(f"no study {name!r} under {path.parent}; known: {known}")
+        return cls(**atomic.read_json(path))
+
+
+def config_path(results: Path, name: str) -> Path:
+    return results / "studies" / f"{name}.json"
+
+
+def storage(url_or_path: str) -> Any:
+    """A database URL as given, or a journal file that workers on a shared filesystem can share."""
+    if "://" in url_or_path:
+        return url_or_path
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    Path(url_or_path).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(url_or_path))
+
+
+def open_study(cfg: StudyConfig, seed: int = 0) -> optuna.Study:
+    """The study, created or loaded (a study resumes where it stopped); a TPE sampler seeded by `seed`."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=cfg.name,
+        storage=storage(cfg.storage),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        load_if_exists=True,
+    )
+
+
+def trial_spec(cfg: StudyConfig, values: dict[str, Any]) -> RunSpec:
+    """The run of one trial: the study's fixed parameters with the trial's values."""
+    method, task = registry.methods().get(cfg.method), registry.tasks().get(cfg.task)
+    mparams, tparams = method.resolve(cfg.method_params), task.resolve(cfg.task_params)
+    for name, value in values.items():
+        (mparams if cfg.space[name] == "method" else tparams)[name] = value
+    return RunSpec(cfg.method, cfg.task, cfg.pair_ratio, cfg.split_seed, cfg.seed, mparams, tparams)
+
+
+def objective(cfg: StudyConfig, trial: optuna.Trial) -> float:
+    method, task = registry.methods().get(cfg.method), registry.tasks().get(cfg.task)
+    params = {**task.params, **method.params}
+    spec = trial_spec(cfg, {name: suggest(trial, name, params[name]) for name in cfg.space})
+    run_id = spec.run_id()
+    trial.set_user_attr("run_id", run_id)
+    folder = Store(Path(cfg.results)).create(spec, run_id)
+    key, every = f"val_{cfg.metric}", spec.task_params["eval_every"]
+    pruned: list[int] = []
+
+    def on_step(step: int, steps: int) -> None:
+        if every and step % every == 0 and step < steps:
+            value = atomic.read_json(folder.file("history.json"))[-1].get(key)
+            if value is None:  # an unknown --metric: said after the run, with the metrics it has
+                return
+            trial.report(float(value), step)
+            if trial.should_prune():
+                pruned.append(step)
+                raise optuna.TrialPruned(f"pruned at step {step}")
+
+    state = execute(folder, on_step=on_step)
+    if pruned:
+        mark_pruned(folder, cfg.name, trial.number, pruned[0])
+        raise optuna.TrialPruned(f"pruned at step {pruned[0]}")
+    if state != "done":
+        raise RunFailed(f"run {run_id} {state}: {folder.status().get('error', 'locked by another process')}")
+    metrics = folder.metrics()
+    if key not in metrics:
+        shown = ", ".join(k for k in metrics if k.startswith("val_"))
+        raise BenchError(f"--metric {cfg.metric}: the run has no {key}; validation metrics: {shown}")
+    return float(metrics[key])
+
+
+def mark_pruned(folder: RunFolder, study: str, number: int, step: int) -> None:
+    """A pruned run's folder: state `pruned`, why, and its checkpoint kept (a later `run` resumes it)."""
+    folder.write_status(
+        state="pruned", error=f"pruned by study {study} (trial {number}) at step {step}", at=now()
+    )
+    folder.log(f"== {now()} pruned by study {study} (trial {number}) at step {step}")
+
+
+def work(cfg: StudyConfig, trials: int, index: int = 0) -> None:
+    """One worker: `trials` more trials of the study (shared with any other worker on its storage)."""
+    # a seed of its own per worker and per resume, so that no two draw the same startup trials
+    done = len(open_study(cfg).trials)
+    study = open_study(cfg, seed=cfg.sampler_seed + 1000 * index + done)
+    study.optimize(lambda t: objective(cfg, t), n_trials=trials, catch=(RunFailed,))

@@ -1,0 +1,134 @@
+"""rs: remote sensing image (A) ↔ caption (B), the S-CLIP benchmark (tasks.md, "rs").
+
+Train pool RS-ALL (the train splits of RSICD, UCM-Captions, Sydney-Captions); retrieval on their
+test splits over all five captions; zero-shot on RSICD-CLS, UCM-CLS, WHU-RS19, RSSCN7 and AID.
+Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
+`finetune` (end to end on raw pixels). Data: sources.py and data.py; inputs of both modes:
+inputs.py and features.py; towers.py; images.py (views); evaluate.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bench.errors import BenchError
+from bench.params import Param
+from tasks.base import Task, TaskData, take
+from tasks.rs import data, features, inputs, sources, towers
+from tasks.rs.evaluate import evaluate, evaluate_items
+from tasks.rs.images import augment
+
+SOURCE_HELP = "hf:<repo> or local:DIR"
+
+
+def _two_rows(x: Tensor, first: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Two different rows among first.. of each item of x (n, k, ...)."""
+    n, k = x.shape[0], x.shape[1] - first
+    one = torch.randint(k, (n,), generator=gen)
+    other = (one + torch.randint(1, k, (n,), generator=gen)) % k if k > 1 else one
+    rows = torch.arange(n)
+    return x[rows, first + one.to(x.device)], x[rows, first + other.to(x.device)]
+
+
+class RemoteSensing(Task):
+    name = "rs"
+    primary_metric = "zs_top1_mean"
+    train_defaults = {"steps": 1000, "batch_size": 64, "encoder_lr": 5e-5}
+    params = {
+        "source": Param(
+            "", "local:ROOT: every dataset from local:ROOT/<its name> (overrides the ones below)"
+        ),
+        **{d: Param(s, f"caption set {d}: {SOURCE_HELP}") for d, s in sources.CAPTION_SETS.items()},
+        **{z: Param(s, f"zero-shot set {z}: {SOURCE_HELP}") for z, s in sources.ZS_SETS.items()},
+        "datasets": Param(
+            "rsicd,ucm,sydney", "caption sets: their train splits pool (RS-ALL), test splits rank"
+        ),
+        "zero_shot": Param("rsicd_cls,ucm_cls,whu_rs19,rsscn7,aid", "zero-shot sets (comma list, or none)"),
+        "templates": Param("an aerial photograph of {c}.", "zero-shot prompt templates, '|'-separated"),
+        "encoder": Param("RN50", "open_clip model name (rs-tiny: the small test configuration)"),
+        "pretrained": Param("openai", "open_clip pretrained tag, or none for random weights"),
+        "mode": Param(
+            "frozen",
+            "frozen: cached features, heads train; finetune: end to end",
+            choices=("frozen", "finetune"),
+        ),
+        "n_views": Param(4, "frozen: SimCLR views cached per train image (at least 2)"),
+        "view_seed": Param(0, "frozen: seed of the cached views"),
+        "n_captions": Param(5, "captions per train item (cycled when an item has fewer)"),
+        "keywords": Param(
+            "classes",
+            "s_clip keywords: zero-shot class names, mined from captions, or none",
+            choices=("classes", "mined", "none"),
+        ),
+        "n_keywords": Param(100, "keywords=mined: the most frequent caption words kept"),
+        "eval_batch": Param(256, "rows per forward pass in evaluation"),
+    }
+
+    def __init__(self, **values: Any):
+        p = {name: param.default for name, param in self.declared_params().items()} | values
+        for name, param in self.params.items():
+            param.check(name, p[name])
+        if p["mode"] == "frozen" and p["n_views"] < 2:
+            raise BenchError("task rs: n_views must be at least 2 (two different cached views)")
+        if not data.names(p["datasets"]) or set(data.names(p["datasets"])) - set(sources.CAPTION_SETS):
+            raise BenchError(f"task rs: datasets must name some of {', '.join(sources.CAPTION_SETS)}")
+        if set(data.names(p["zero_shot"])) - set(sources.ZS_SETS):
+            raise BenchError(f"task rs: zero_shot may name only {', '.join(sources.ZS_SETS)}")
+        if p["source"] and not p["source"].startswith("local:"):
+            raise BenchError("task rs: source must be local:ROOT (or empty)")
+        super().__init__(**p)
+        self._model = None
+
+    def prepare(self) -> dict[str, Any]:
+        """Fetch every dataset (and the weights); in frozen mode build the feature cache."""
+        if self.p["mode"] == "frozen":
+            return inputs.counts(features.frozen(self.p))
+        return inputs.counts(self._finetune_inputs())
+
+    def _finetune_inputs(self) -> dict[str, Any]:
+        raw = data.read(self.p)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            self._model = towers.build(self.p["encoder"], self.p["pretrained"])
+        _, tokenize, size, _, _ = self._model
+        return inputs.model_inputs(raw, tokenize, size, self.p)
+
+    def load(self) -> TaskData:
+        frozen = self.p["mode"] == "frozen"
+        x = features.frozen(self.p) if frozen else self._finetune_inputs()
+        return TaskData(
+            train_a=x["train_a"].float() if frozen else x["train_a"],
+            train_b=x["train_b"].float() if frozen else x["train_b"],
+            keywords=x["keywords"].float() if frozen and "keywords" in x else x.get("keywords"),
+            keyword_mask=x.get("keyword_mask"),
+            eval={k: v.float() if frozen and v.is_floating_point() else v for k, v in x.items()},
+            summary=inputs.counts(x),
+        )
+
+    def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        if self.p["mode"] == "frozen":
+            dim = data.train_a.shape[-1]
+            return towers.FeatureTower(dim, captions=False), towers.FeatureTower(dim, captions=True)
+        model, _, _, mean, std = self._model
+        return towers.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none")
+
+    def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Images: two cached SimCLR views (frozen) or two fresh ones on raw pixels (finetune).
+        Captions: two different captions of the same image."""
+        if side == "b":
+            return _two_rows(x, 0, generator)
+        if self.p["mode"] == "frozen":
+            return _two_rows(x, 1, generator)
+        return augment(x, generator), augment(x, generator)
+
+    def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
+        return evaluate(model, data.eval, len(inputs.templates(self.p)), self.p["eval_batch"])
+
+    def evaluate_items(self, model: Any, data: TaskData, idx: Tensor) -> dict[str, float]:
+        """Retrieval on the held-out train items (tune with --metric ret_r1_mean or a2b_r1)."""
+        images, captions = take(data.train_a, idx), take(data.train_b, idx)
+        return evaluate_items(model, images, captions, self.p["eval_batch"])

@@ -1,0 +1,69 @@
+"""Frozen mode: open_clip features of every input, computed once and cached (bench/cache.py).
+
+Train images get their original features and those of K SimCLR views (row 0, rows 1..K); every
+feature is L2-normalised (CLIP's own space). The key holds the encoder, the views and the data's
+fingerprint, so a change to any of them builds a new entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from bench import cache
+from tasks.base import take
+from tasks.rs import data, inputs, towers
+from tasks.rs.images import augment
+
+BATCH = 64
+VIEW_SEED = 20_000
+
+
+def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None) -> Tensor:
+    """Unit features of every row of `items` (a Tensor or a pool), in batches, half precision."""
+    out = []
+    for start in tqdm(range(0, len(items), BATCH), desc=desc, leave=False, disable=len(items) <= BATCH):
+        x = take(items, torch.arange(start, min(start + BATCH, len(items))))
+        x = view(x) if view else x
+        out.append(nn.functional.normalize(tower(x.to(device)).float(), dim=-1).half().cpu())
+    return torch.cat(out)
+
+
+def build(p: dict[str, Any]) -> dict[str, Tensor]:
+    raw = data.read(p)
+    model, tokenize, size, mean, std = towers.build(p["encoder"], p["pretrained"])
+    image, text = towers.towers(model, mean, std, pretrained=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    image, text = image.to(device).eval(), text.to(device).eval()
+    raw_inputs = inputs.model_inputs(raw, tokenize, size, p)
+    gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
+    out = {}
+    with torch.no_grad():
+        for key, value in raw_inputs.items():
+            if key == "train_a":
+                rows = [_encode(image, value, device, "train images")]
+                rows += [
+                    _encode(image, value, device, f"view {k + 1}", lambda x: augment(x, gen))
+                    for k in range(p["n_views"])
+                ]
+                out[key] = torch.stack(rows, dim=1)
+            elif key == "train_b":
+                n, m, length = value.shape
+                out[key] = _encode(text, value.view(n * m, length), device, "train captions").view(n, m, -1)
+            elif key.endswith("images"):
+                out[key] = _encode(image, value, device, key)
+            elif key == "keywords" or key.endswith(("texts", "prompts")):
+                out[key] = _encode(text, value, device, key)
+            else:
+                out[key] = value
+    return out
+
+
+def frozen(p: dict[str, Any]) -> dict[str, Tensor]:
+    """The cached feature inputs of the task parameters `p` (built on a miss)."""
+    names = ("encoder", "pretrained", "n_views", "view_seed", "n_captions", "templates", "keywords")
+    key = {**{k: p[k] for k in names}, "n_keywords": p["n_keywords"], "data": data.fingerprint(p)}
+    return cache.tensors("rs-features", key, lambda: build(p))
