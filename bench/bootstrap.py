@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 DEBIAN_DATA = ("metastudent-data", "ncbi-blast+", "mmseqs2")
-DEBIAN_TEST = ("chromium",)
+DEBIAN_TEST = ("chromium", "texlive-latex-base", "texlive-latex-recommended")
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
