@@ -64,7 +64,8 @@ def parse_ints(text: str, flag: str) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def _params_for(entry: Entry, raw: dict[str, str], selected: list[str], flag: str) -> dict:
+def _params_for(entry: Entry, raw: dict[str, str]) -> dict:
+    """The raw values of `raw` that reach `entry` (scoped to it, or unscoped and settable), resolved."""
     mine = {}
     for key, value in raw.items():
         owner, dot, name = key.rpartition(".")
@@ -95,11 +96,8 @@ def expand(grid: Grid) -> list[RunSpec]:
     methods, tasks = registry.methods(), registry.tasks()
     _check_applies(methods, grid.method_params, grid.methods, "--method-param")
     _check_applies(tasks, grid.task_params, grid.tasks, "--task-param")
-    mparams = {
-        m: _params_for(methods.get(m), grid.method_params, grid.methods, "--method-param")
-        for m in grid.methods
-    }
-    tparams = {t: _params_for(tasks.get(t), grid.task_params, grid.tasks, "--task-param") for t in grid.tasks}
+    mparams = {m: _params_for(methods.get(m), grid.method_params) for m in grid.methods}
+    tparams = {t: _params_for(tasks.get(t), grid.task_params) for t in grid.tasks}
     return [
         RunSpec(m, t, r, grid.split_seed, s, mparams[m], tparams[t])
         for t, m, r, s in itertools.product(grid.tasks, grid.methods, grid.ratios, grid.seeds)

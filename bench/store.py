@@ -9,7 +9,6 @@ write is atomic; a per-folder lock says whether some process is running the cell
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -112,6 +111,3 @@ class Store:
         if not self.runs.is_dir():
             return []
         return [RunFolder(p) for p in sorted(self.runs.iterdir()) if (p / "spec.json").is_file()]
-
-    def remove(self, run_id: str) -> None:
-        shutil.rmtree(self.folder(run_id).path, ignore_errors=True)
