@@ -194,7 +194,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_perf(args: argparse.Namespace) -> int:
     from bench.grid import parse_ints
-    from methods.perf import format_table, measure
+    from bench.perf.losses import format_table, measure
 
     batches = tuple(parse_ints(args.batches, "--batches"))
     if max(batches) >= 1024:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from methods import losses as L
-from methods import reference_losses as R
+from bench.perf import reference as R
 
 KERNELS = ("dsn19", "single", "median")
 VARIANTS = ("reference", "normalized")

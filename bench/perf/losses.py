@@ -22,7 +22,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from methods import losses, reference_losses
+from bench.perf import reference
+from methods import losses
 from methods.base import BatchEmbeddings
 from methods.gentle_clip import GentleClip
 
@@ -104,7 +105,7 @@ def _unit_rows(n: int, dim: int, shift: float = 0.0) -> torch.Tensor:
 
 def _case(loss: str, impl: str, batch: int, dim: int) -> Callable[[], None]:
     """A callable that runs forward + backward of one loss on fixed leaf inputs."""
-    lib = losses if impl == "project" else reference_losses
+    lib = losses if impl == "project" else reference
     torch.manual_seed(batch)
     x, y = _unit_rows(batch, dim), _unit_rows(batch, dim, shift=0.5)
     if loss == "clip":
@@ -143,7 +144,7 @@ def _gentle_case(impl: str, batch: int, dim: int):
     method = GentleClip(**{k: p.default for k, p in GentleClip.declared_params().items()})
     if impl == "project":
         return inputs, lambda: method.loss(BatchEmbeddings.from_tensors(LOGIT_SCALE, **t))[0]
-    w, ref = method.weights(), reference_losses
+    w, ref = method.weights(), reference
 
     def forward() -> torch.Tensor:
         za, zb = torch.cat([t["a_p"], t["a_u"]]), torch.cat([t["b_p"], t["b_u"]])
