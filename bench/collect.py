@@ -1,10 +1,13 @@
 """Collect run folders into one long pandas table, one row per run.
 
 Columns: identity (run_id, method, task, pair_ratio, split_seed, seed, state, primary_metric,
-run_dir), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one column each), cost (wall_s,
+run_dir), how the tables show the entries (method_label, method_order, method_family,
+method_ablation_of, method_control_of, task_label, task_order: from the run's about.json, so no
+registry is needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one column each), cost (wall_s,
 data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours,
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
-started_at, finished_at, current: whether the run was made by the code as it is now).
+started_at, finished_at, current: whether the cell's sources are as they are now, by
+bench/codeversion.py). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -13,21 +16,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import atomic, registry
-from bench.errors import BenchError
-from bench.spec import code_version
+from bench import atomic
+from bench.codeversion import cell_version
 from bench.store import RunFolder, Store
 
 
-def primary_metric(task: str) -> str:
-    try:
-        return registry.tasks().get(task).cls.primary_metric
-    except BenchError:
-        return ""
+def entries(about: dict, method: str, task: str) -> dict:
+    """The method's and the task's display columns (their names alone for runs without about.json)."""
+    m, t = about.get("method", {}), about.get("task", {})
+    return {
+        "method_label": m.get("label", method),
+        "method_order": m.get("order", 1000.0),
+        "method_family": m.get("family", method),
+        "method_ablation_of": m.get("ablation_of"),
+        "method_control_of": m.get("control_of"),
+        "task_label": t.get("label", task),
+        "task_order": t.get("order", 1000.0),
+    }
+
+
+def is_current(about: dict) -> bool:
+    """Whether the run's recorded code version is that of its sources now."""
+    m, t = about.get("method", {}), about.get("task", {})
+    if not ("module" in m and "module" in t and "code_version" in about):
+        return False
+    return about["code_version"] == cell_version(m["module"], t["module"])
 
 
 def row(folder: RunFolder) -> dict:
-    spec, status = folder.spec(), folder.status()
+    spec, status, about = folder.spec(), folder.status(), folder.about()
     prov = status.get("provenance", {})
     out = {
         "run_id": folder.run_id,
@@ -37,17 +54,19 @@ def row(folder: RunFolder) -> dict:
         "split_seed": spec.split_seed,
         "seed": spec.seed,
         "state": folder.state(),
-        "primary_metric": primary_metric(spec.task),
+        "primary_metric": about.get("task", {}).get("primary_metric", ""),
         "run_dir": str(folder.path),
+        **entries(about, spec.method, spec.task),
     }
     out.update({f"p_method_{k}": v for k, v in spec.method_params.items()})
     out.update({f"p_task_{k}": v for k, v in spec.task_params.items()})
     out.update(folder.metrics())
     out.update(status.get("cost", {}))
-    out.update({k: prov.get(k) for k in ("git_commit", "code_version", "python_version", "host")})
+    out.update({k: prov.get(k) for k in ("git_commit", "python_version", "host")})
+    out["code_version"] = about.get("code_version", prov.get("code_version"))
     out["torch_version"] = prov.get("packages", {}).get("torch")
     out["started_at"], out["finished_at"] = status.get("started_at"), status.get("finished_at")
-    out["current"] = prov.get("code_version", code_version()) == code_version()
+    out["current"] = is_current(about)
     return out
 
 

@@ -1,85 +1,113 @@
-"""Execute one run in its folder: lock, status, train, metrics, cost and provenance.
+"""Execute one run in its folder: lock, status, the task and the method, train, metrics, cost, provenance.
 
-The contract: the folder ends `done` with metrics.json, or `failed` with the error and its
-traceback; a run already done is skipped; a cell whose lock another process holds is left
-alone ("busy"). Nothing depends on the process that launched the run staying alive.
+The contract: the folder ends `done` with metrics.json, `failed` with the error and its
+traceback, or `pruned` when an `on_eval` callback stopped it (a tuning study); a run already done
+is skipped; a cell whose lock another process holds is left alone (`busy`). Nothing depends on the
+process that launched the run staying alive.
+
+A process that runs several cells of one task (a sweep worker) loads the task's data once: the
+last loaded (task, data) is kept, keyed by the task's name and full parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 import traceback
-from collections.abc import Callable
 
 import torch
 
-from bench.engine.train import train
+from bench import registry, states
+from bench.engine.device import default_device
+from bench.engine.train import OnEval, train
 from bench.memory import PeakMemory
 from bench.provenance import provenance
+from bench.spec import RunSpec
 from bench.store import RunFolder
+from tasks.base import Task, TaskData
+
+_loaded: dict[str, tuple[Task, TaskData]] = {}
 
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def load_task(spec: RunSpec) -> tuple[Task, TaskData, float]:
+    """The task of `spec` and its data, and the seconds it took (0 when this process had them already)."""
+    key = json.dumps([spec.task, spec.task_params], sort_keys=True, default=str)
+    if key in _loaded:
+        return (*_loaded[key], 0.0)
+    tic = time.perf_counter()
+    task = registry.tasks().get(spec.task).create(spec.task_params)
+    data = task.load()
+    _loaded.clear()
+    _loaded[key] = (task, data)
+    return task, data, time.perf_counter() - tic
 
 
 def execute(
     folder: RunFolder,
     force: bool = False,
     device: torch.device | None = None,
-    on_step: Callable[[int, int], None] | None = None,
+    on_eval: OnEval | None = None,
 ) -> str:
-    """Run the cell in `folder`; return its final state: done, failed, or busy (locked elsewhere)."""
+    """Run the cell in `folder`; return its final state: done, failed, pruned, or busy (locked elsewhere)."""
     device = device or default_device()
     if not folder.lock.acquire():
-        return "busy"
+        return states.BUSY
     try:
         if force:
             folder.clear_results()
-        elif folder.status().get("state") == "done":
-            return "done"
-        spec = folder.spec()
-        started = now()
-        folder.write_status(state="running", pid=os.getpid(), host=provenance()["host"], started_at=started)
-        folder.log(f"== {started} start {spec.label()} on {device} (pid {os.getpid()})")
-        tic = time.perf_counter()
-        try:
-            with PeakMemory(device) as memory:
-                result = train(spec, folder, device, on_step)
-        except BaseException as err:
-            folder.log(traceback.format_exc())
-            folder.write_status(
-                state="failed",
-                error=f"{type(err).__name__}: {err}",
-                traceback=traceback.format_exc(),
-                started_at=started,
-                failed_at=now(),
-            )
-            if isinstance(err, Exception):
-                return "failed"
-            raise
-        wall = time.perf_counter() - tic
-        folder.write_json("metrics.json", result.metrics)
-        cost = {
-            **result.cost,
-            "wall_s": wall,
-            "peak_mem_mb": memory.peak_mb,
-            "device": device.type,
-            "gpu_hours": wall / 3600 if device.type == "cuda" else 0.0,
-            "threads": torch.get_num_threads(),
-        }
-        folder.write_status(
-            state="done", started_at=started, finished_at=now(), cost=cost, provenance=provenance()
-        )
-        folder.log(
-            f"== {now()} done in {wall:.1f} s: " + " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
-        )
-        return "done"
+        elif folder.status().get("state") == states.DONE:
+            return states.DONE
+        return _run(folder, device, on_eval)
     finally:
         folder.lock.release()
+
+
+def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str:
+    spec = folder.spec()
+    started = now()
+    folder.write_status(state=states.RUNNING, pid=os.getpid(), host=provenance()["host"], started_at=started)
+    folder.log(f"== {started} start {spec.label()} on {device} (pid {os.getpid()})")
+    tic = time.perf_counter()
+    try:
+        with PeakMemory(device) as memory:
+            task, data, data_s = load_task(spec)
+            method = registry.methods().get(spec.method).create(spec.method_params)
+            result = train(spec, task, method, data, folder, device, on_eval)
+    except BaseException as err:
+        folder.log(traceback.format_exc())
+        folder.write_status(
+            state=states.FAILED,
+            error=f"{type(err).__name__}: {err}",
+            traceback=traceback.format_exc(),
+            started_at=started,
+            failed_at=now(),
+        )
+        if isinstance(err, Exception):
+            return states.FAILED
+        raise
+    if result.stopped:
+        folder.write_status(state=states.PRUNED, error=result.stopped, started_at=started, at=now())
+        folder.log(f"== {now()} stopped at step {result.cost['steps']}: {result.stopped}")
+        return states.PRUNED
+    wall = time.perf_counter() - tic
+    folder.write_json("metrics.json", result.metrics)
+    cost = {
+        **result.cost,
+        "data_s": data_s,
+        "wall_s": wall,
+        "peak_mem_mb": memory.peak_mb,
+        "device": device.type,
+        "gpu_hours": wall / 3600 if device.type == "cuda" else 0.0,
+        "threads": torch.get_num_threads(),
+    }
+    made_by = {**provenance(), "code_version": spec.code_version()}
+    folder.write_status(state=states.DONE, started_at=started, finished_at=now(), cost=cost, provenance=made_by)
+    metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
+    folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")
+    return states.DONE

@@ -1,4 +1,5 @@
-"""Declared parameters of methods and tasks: a default, a help line, and how to parse `k=v`."""
+"""Declared parameters of methods and tasks: a default, a help line, and how to parse `k=v`; and variants,
+named aliases of a method or task with some parameters fixed."""
 
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ class Param:
             options = ", ".join(map(str, self.choices))
             raise BenchError(f"parameter {name}={value!r} is not one of: {options}")
         return value
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named alias of an entry class with some parameters fixed; `ablation`: an ablation of the class."""
+
+    fixed: dict[str, Any]
+    label: str = ""
+    ablation: bool = False
 
 
 def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:

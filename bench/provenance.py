@@ -10,7 +10,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from bench.spec import ROOT, code_version
+from bench.spec import ROOT
 
 PACKAGES = ("torch", "numpy", "pandas", "open_clip_torch", "fair-esm", "sentence-transformers", "submitit")
 
@@ -52,7 +52,6 @@ def _version(name: str) -> str:
 def provenance() -> dict[str, Any]:
     return {
         "git_commit": git_commit(),
-        "code_version": code_version(),
         "python_version": platform.python_version(),
         "host": socket.gethostname(),
         "platform": platform.platform(),

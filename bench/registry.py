@@ -1,8 +1,12 @@
 """Registries of methods and tasks, discovered from their packages: one file (or sub-package) per entry.
 
-An entry is a class defined in its own module with a `name` and a `params` dict of `Param`.
-A class may declare `variants = {"alias": {"param": value}}`: named aliases with some parameters
-fixed (the ablations). A name defined twice is an error.
+An entry is a class defined in its own module with a `name` and a `params` dict of `Param`, and
+how the tables show it: `label` (its display name), `order` (where it is listed, lower first) and,
+for a method, `control_of` (the method whose gains it tells apart, e.g. CLIP + SSL for Gentle-CLIP).
+A class may declare `variants = {"alias": Variant({"param": value}, label=..., ablation=True)}`:
+named aliases with some parameters fixed, listed right after their class; `ablation=True` makes
+one an ablation of the class's own entry. A name defined twice is an error. `describe` is what a
+run folder records of its method and task (about.json), so that the tables need no registry.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.params import Param, resolve
+from bench.params import Param, Variant, resolve
 from bench.suggest import closest
 
 
@@ -28,6 +32,34 @@ class Entry:
     kind: str
     source: Path
     fixed: dict[str, Any] = field(default_factory=dict)
+    variant: Variant | None = None
+    position: int = 0  # 0 for the class's own entry, i for its i-th variant
+
+    @property
+    def module(self) -> str:
+        """The module (or package) that defines the entry: what its code version covers."""
+        return self.cls.__module__
+
+    @property
+    def label(self) -> str:
+        own = self.variant.label if self.variant else vars(self.cls).get("label", "")
+        return own or self.name
+
+    def describe(self) -> dict[str, Any]:
+        """Name, class name, module, label, order and relations: what a run records of its entry."""
+        out = {
+            "name": self.name,
+            "family": self.cls.name,
+            "module": self.module,
+            "label": self.label,
+            "order": getattr(self.cls, "order", 0) + self.position / 100,
+        }
+        if self.kind == "method":
+            out["ablation_of"] = self.cls.name if self.variant and self.variant.ablation else None
+            out["control_of"] = vars(self.cls).get("control_of") or None
+        else:
+            out["primary_metric"] = self.cls.primary_metric
+        return out
 
     @property
     def params(self) -> dict[str, Param]:
@@ -86,14 +118,15 @@ def _discover(package: str, base: type, kind: str) -> dict[str, Entry]:
                 continue
             if not getattr(obj, "name", None):
                 continue
-            aliases = {obj.name: {}, **getattr(obj, "variants", {})}
-            for name, fixed in aliases.items():
+            aliases = {obj.name: None, **getattr(obj, "variants", {})}
+            for position, (name, variant) in enumerate(aliases.items()):
                 if name in found:
                     raise BenchError(
                         f"duplicate {kind} name {name!r}: defined in {found[name].source.name} "
                         f"and {source.name}; rename one of them"
                     )
-                found[name] = Entry(name, obj, kind, source, dict(fixed))
+                fixed = dict(variant.fixed) if variant else {}
+                found[name] = Entry(name, obj, kind, source, fixed, variant, position)
     return found
 
 
@@ -107,3 +140,4 @@ def tasks() -> Registry:
     from tasks.base import Task
 
     return Registry("tasks", Task, "task")
+

@@ -1,8 +1,8 @@
 """RunSpec: one cell of a sweep, and its stable run id.
 
-run_id = sha256(canonical JSON of the spec + code version)[:16]. The code version is a hash of
-the sources that decide the numbers (bench/engine, methods, tasks), so editing the CLI or the
-reports keeps every run, while editing a loss starts new ones.
+run_id = sha256(canonical JSON of the spec + the cell's code version)[:16]. The code version
+(bench/codeversion.py) hashes only the sources that decide this cell's numbers: editing the CLI,
+the reports, a benchmark or another method keeps the run, while editing its loss starts a new one.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
+
 ROOT = Path(__file__).resolve().parent.parent
-NUMERIC_SOURCES = ("bench/engine", "methods", "tasks")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RunSpec:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     def run_id(self, code: str | None = None) -> str:
-        blob = json.dumps({"spec": self.canonical(), "code": code or code_version()})
+        blob = json.dumps({"spec": self.canonical(), "code": code or self.code_version()})
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> dict[str, Any]:
@@ -44,17 +44,18 @@ class RunSpec:
     def from_json(cls, obj: dict[str, Any]) -> RunSpec:
         return cls(**obj)
 
+    def code_version(self) -> str:
+        """The version of the sources this cell runs: the engine, its method's and its task's modules and
+        what they import (bench/codeversion.py)."""
+        from bench import registry
+        from bench.codeversion import cell_version, tree_version
+
+        try:
+            method, task = registry.methods().get(self.method), registry.tasks().get(self.task)
+        except BenchError:
+            return tree_version()
+        return cell_version(method.module, task.module)
+
     def label(self) -> str:
         r, split = f"r={self.pair_ratio:g}", f"split {self.split_seed}"
         return f"{self.method} · {self.task} · {r} · {split} · seed {self.seed}"
-
-
-@cache
-def code_version(root: Path = ROOT) -> str:
-    """sha256 over the paths and contents of every .py file under NUMERIC_SOURCES of `root` (first 12 hex)."""
-    digest = hashlib.sha256()
-    for top in NUMERIC_SOURCES:
-        for path in sorted((root / top).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]

@@ -1,6 +1,7 @@
 """The results store: `<results>/runs/<run_id>/`, one folder per run.
 
-A folder holds spec.json, status.json (state running | done | failed | pruned, with error and traceback
+A folder holds spec.json, about.json (what the tables need to know of its method and task, and its
+code version: bench/registry.py `describe`), status.json (state running | done | failed | pruned, with error and traceback
 when failed, cost and provenance when done), metrics.json (flat name → number), split.json (the
 paired indices), history.json (intermediate evaluations), log.txt and checkpoint.pt. Every
 write is atomic; a per-folder lock says whether some process is running the cell now.
@@ -46,6 +47,10 @@ class RunFolder:
 
     def status(self) -> dict[str, Any]:
         return atomic.read_json(self.file("status.json"), default={})
+
+    def about(self) -> dict[str, Any]:
+        """What the run recorded of its method, its task and its code version ({} for older runs)."""
+        return atomic.read_json(self.file("about.json"), default={})
 
     def metrics(self) -> dict[str, float]:
         return atomic.read_json(self.file("metrics.json"), default={})
@@ -100,9 +105,17 @@ class Store:
             ) from None
 
     def create(self, spec: RunSpec, run_id: str) -> RunFolder:
-        """The folder of a spec, created with its spec.json when new."""
+        """The folder of a spec, created with its spec.json and about.json when new."""
+        from bench import registry
+        from bench.codeversion import cell_sources
+
         folder = self.folder(run_id)
         folder.path.mkdir(parents=True, exist_ok=True)
+        if not folder.file("about.json").exists():
+            method, task = registry.methods().get(spec.method), registry.tasks().get(spec.task)
+            code, files = cell_sources(method.module, task.module)
+            about = {"method": method.describe(), "task": task.describe(), "code_version": code, "sources": files}
+            atomic.write_json(folder.file("about.json"), about)
         if not folder.file("spec.json").exists():
             atomic.write_json(folder.file("spec.json"), spec.to_json())
         return folder

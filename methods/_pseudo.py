@@ -1,6 +1,6 @@
-"""Pseudo-label baselines (method.md, "Baselines"): L_CLIP plus a soft cross-entropy of the
-unpaired A rows against the batch's paired B rows, with targets from how each unpaired A row
-relates to the paired A rows (computed without gradient)."""
+"""Pseudo-label baselines (docs/methods.md, "Hard and soft pseudo-labels"): L_CLIP plus a soft
+cross-entropy of the unpaired A rows against the batch's paired B rows, with targets from how
+each unpaired A row relates to the paired A rows (computed without gradient)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The self-supervised term shared by clip_ssl and gentle_clip (method.md, "Self-supervised
+"""The self-supervised term shared by clip_ssl and gentle_clip (docs/methods.md, "Self-supervised
 contrastive loss"), and its parameters."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from bench.params import Param
+from bench.params import Param, Variant
 
 
 class BatchEmbeddings:
@@ -104,14 +104,20 @@ class Method:
     """Base of every method. Subclasses set `name`, `params` and implement `terms`.
 
     `needs_pairs`: with no pairs at all (r = 0) the method cannot train; the harness then reports
-    the untrained model (method.md, "The setting").
+    the untrained model (docs/methods.md, "The setting").
+    How the tables show it (each class declares its own; a subclass inherits none): `label`, the
+    display name (default: `name`); `order`, where it is listed (lower first, then by name; its
+    variants follow it); `control_of`, the method whose ablation table it joins as a control.
     Every method has the parameters `temperature` (τ, s = 1/τ at the start) and
     `learn_temperature` (t = log s trained and clamped at log 100, as CLIP; else s stays fixed).
     """
 
     name: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
-    variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    label: ClassVar[str] = ""
+    order: ClassVar[int] = 1000
+    control_of: ClassVar[str] = ""
+    variants: ClassVar[dict[str, Variant]] = {}
     needs_pairs: ClassVar[bool] = True
 
     def __init__(self, **values: Any):

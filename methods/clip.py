@@ -1,4 +1,4 @@
-"""CLIP: symmetric InfoNCE on the paired rows only (method.md, "CLIP loss")."""
+"""CLIP: symmetric InfoNCE on the paired rows only (docs/methods.md, "CLIP loss")."""
 
 from torch import Tensor
 
@@ -12,6 +12,8 @@ class Clip(Method):
     join the candidates of each direction as extra negatives (as the released code does)."""
 
     name = "clip"
+    label = "CLIP"
+    order = 10
     params = {
         "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra negatives"),
     }

@@ -1,5 +1,5 @@
 """CLIP + SSL: the control that tells how much of a gain the self-supervised term alone brings
-(method.md, "Baselines")."""
+(docs/methods.md, "CLIP + SSL")."""
 
 from torch import Tensor
 
@@ -13,6 +13,9 @@ class ClipSsl(Clip):
     (the control of gentle_clip at r = 0)."""
 
     name = "clip_ssl"
+    label = "CLIP + SSL"
+    order = 20
+    control_of = "gentle_clip"
     params = {**Clip.params, **SSL_PARAMS}
     needs_pairs = False
 

@@ -1,11 +1,11 @@
 """Gentle-CLIP (arXiv 2406.05766): CLIP on the few pairs plus set terms that need no pairing
-(method.md, "A training step" and "Total")."""
+(docs/methods.md, "A training step" and "Total loss and default weights")."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from bench.params import Param
+from bench.params import Param, Variant
 from methods._ssl import SSL_PARAMS, ssl_term
 from methods.base import BatchEmbeddings, Method
 from methods.clip import clip_term
@@ -21,6 +21,8 @@ class GentleClip(Method):
     """
 
     name = "gentle_clip"
+    label = "Gentle-CLIP"
+    order = 60
     needs_pairs = False
     params = {
         "w_clip": Param(1.0, "weight of L_CLIP on the paired rows", low=0.1, high=10.0, log=True),
@@ -38,9 +40,9 @@ class GentleClip(Method):
         "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra CLIP negatives"),
     }
     variants = {
-        "gentle_clip_no_sdd": {"w_sdd": 0.0},
-        "gentle_clip_no_mmd": {"w_mmd": 0.0},
-        "gentle_clip_no_ssl": {"w_ssl": 0.0},
+        "gentle_clip_no_sdd": Variant({"w_sdd": 0.0}, "Gentle-CLIP (no SDD)", ablation=True),
+        "gentle_clip_no_mmd": Variant({"w_mmd": 0.0}, "Gentle-CLIP (no MMD)", ablation=True),
+        "gentle_clip_no_ssl": Variant({"w_ssl": 0.0}, "Gentle-CLIP (no SSL)", ablation=True),
     }
 
     def weights(self) -> dict[str, float]:

@@ -11,6 +11,8 @@ class HardPl(PseudoLabel):
     """L = L_CLIP + w_pl · CE(s · a_u · b_pᵀ, argmax_j cos(a_u, a_p_j))."""
 
     name = "hard_pl"
+    label = "Hard PL"
+    order = 30
 
     def targets(self, batch: BatchEmbeddings) -> Tensor:
         sim = similarity(batch)

@@ -1,8 +1,8 @@
-"""The loss functions of method.md as pure, vectorised tensor functions.
+"""The loss functions of docs/methods.md as pure, vectorised tensor functions.
 
 Set terms (MMD, SDD) run with autocast off in at least float32; every distance matrix comes from
 one matrix product (‖x‖² + ‖y‖² − 2xyᵀ, clamped at 0, self-diagonal exactly 0), never from a
-B × B × d broadcast, and no function loops over rows.
+B × B × d broadcast, and no function loops over rows (docs/methods.md, "Numerical rules").
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def spread(x: Tensor) -> Tensor:
 def sdd(
     za: Tensor, zb: Tensor, variant: str = "reference", h: float = 0.5, *, dists: Tensor | None = None
 ) -> Tensor:
-    """Semantic density distribution loss (method.md).
+    """Semantic density distribution loss (docs/methods.md, "SDD loss").
 
     ρ(x; D) = c Σ_{d∈D} exp(−‖x − d‖² / (4h² V_D)), c = 3 / (16·2π h²), V_D = total_variance(D).
     For anchors X and the other set Y: p_i = ρ(x_i; X) (self term included), q_i = ρ(x_i; Y),

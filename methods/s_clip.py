@@ -1,5 +1,5 @@
 """S-CLIP (Mo et al. 2023): caption-level pseudo-labels by optimal transport and keyword-level
-partial labels, both from unpaired A rows (method.md, "Baselines")."""
+partial labels, both from unpaired A rows (docs/methods.md, "S-CLIP")."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class SClip(PseudoLabel):
     """
 
     name = "s_clip"
+    label = "S-CLIP"
+    order = 50
     params = {
         **Clip.params,
         "w_pl": Param(0.5, "weight of the caption-level OT pseudo-label term", low=0.01, high=10.0, log=True),

@@ -11,6 +11,8 @@ class SoftPl(PseudoLabel):
     """L = L_CLIP + w_pl · soft CE(s · a_u · b_pᵀ, softmax(cos(a_u, a_p) / τ_pl))."""
 
     name = "soft_pl"
+    label = "Soft PL"
+    order = 40
     params = {
         **PseudoLabel.params,
         "tau_pl": Param(

@@ -14,7 +14,7 @@ from bench.cli import main
 from bench.cluster.job import CellJob
 from bench.cluster.scheduler import Jobs
 from bench.cluster.snapshot import MANIFEST, take
-from bench.spec import code_version
+from bench.codeversion import tree_version
 from bench.status import cell_status
 from bench.store import RunFolder, Store
 from bench.sweep import plan
@@ -225,7 +225,7 @@ def test_snapshot_is_content_addressed_and_importable(tmp_path):
     assert take(tmp_path) == first, "unchanged code shares its snapshot"
     assert first.parent == tmp_path.resolve() / "snapshots"
     assert [p.name for p in first.parent.iterdir()] == [first.name], "no staging folder left behind"
-    assert code_version(first) == code_version()
+    assert tree_version(first) == tree_version()
     assert (first / "bench" / "cluster" / "job.py").is_file() and not list(first.rglob("__pycache__"))
-    assert '"code_version": "' + code_version() in (first / MANIFEST).read_text()
+    assert '"code_version": "' + tree_version() in (first / MANIFEST).read_text()
     shutil.rmtree(first)

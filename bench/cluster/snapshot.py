@@ -17,7 +17,8 @@ from pathlib import Path
 
 from bench import atomic
 from bench.errors import BenchError
-from bench.spec import ROOT, code_version
+from bench.codeversion import tree_version
+from bench.spec import ROOT
 
 PACKAGES = ("bench", "methods", "tasks")
 MANIFEST = "snapshot.json"
@@ -43,11 +44,11 @@ def take(results: Path) -> Path:
     try:
         for top in PACKAGES:
             shutil.copytree(ROOT / top, staging / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if code_version(staging) != code_version():
+        if tree_version(staging) != tree_version():
             raise BenchError("the code changed while the sweep was being submitted; submit it again")
         target = parent / content_hash(staging)
         if not target.is_dir():
-            manifest = {"source": str(ROOT), "git_commit": git_commit(), "code_version": code_version()}
+            manifest = {"source": str(ROOT), "git_commit": git_commit(), "code_version": tree_version()}
             atomic.write_json(staging / MANIFEST, manifest)
             try:
                 staging.rename(target)

@@ -1,9 +1,12 @@
-"""The one training loop (method.md, "A training step").
+"""The one training loop (docs/methods.md, "A training step").
 
-Each step draws b_p paired and b_u unpaired rows of each modality independently, asks the method
-for its terms over their embeddings, and takes an Adam step on L = Σ w_k · term_k. It evaluates
-at the end (and every `eval_every` steps), checkpoints every `checkpoint_every` steps, and a run
-resumed from its checkpoint ends with the same numbers as one that never stopped (CPU).
+`train` reads top to bottom: set up the run (split, model, optimiser, batch streams), resume it
+from its checkpoint if there is one, loop, finish. The loop body always runs in the same order:
+batch, loss, step, log, evaluate, checkpoint. Each step draws b_p paired and b_u unpaired rows of
+each modality independently, asks the method for its terms over their embeddings and takes an
+Adam step on L = Σ w_k · term_k. A run resumed from its checkpoint ends with the same numbers as
+one that never stopped (CPU). The task and the method come in as objects: nothing here looks a
+name up.
 """
 
 from __future__ import annotations
@@ -12,19 +15,26 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from bench import registry
 from bench.engine import checkpoint
-from bench.engine.batches import BatchSampler, batch_shape
+from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.embed import batch_embeddings
 from bench.engine.model import TwoTower
-from bench.engine.split import make_split
-from bench.spec import RunSpec
+from bench.engine.split import Split, make_split
+
+if TYPE_CHECKING:
+    from bench.spec import RunSpec
+    from methods.base import Method
+    from tasks.base import Task, TaskData
 
 LOG_EVERY = 50
+
+OnEval = Callable[[int, dict[str, float]], str | None]
+"""Called after each intermediate evaluation with (step, metrics); a returned text stops the run
+there (pruning), and is its reason."""
 
 
 class RunOutput(Protocol):
@@ -37,25 +47,61 @@ class RunOutput(Protocol):
 
 @dataclass
 class TrainResult:
+    """Final metrics (empty when stopped early), the evaluations, the cost, and why it stopped early."""
+
     metrics: dict[str, float]
     history: list[dict[str, Any]]
     cost: dict[str, float] = field(default_factory=dict)
+    stopped: str | None = None
+
+
+@dataclass
+class Run:
+    """Everything a run carries from one step to the next."""
+
+    spec: RunSpec
+    task: Task
+    method: Method
+    data: TaskData
+    split: Split
+    shape: BatchShape
+    model: TwoTower
+    optimizer: torch.optim.Optimizer
+    sampler: BatchSampler
+    view_gen: torch.Generator
+    device: torch.device
+    steps: int
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_s: float = 0.0
+    eval_s: float = 0.0
+
+    @property
+    def hp(self) -> dict[str, Any]:
+        return self.spec.task_params
 
 
 def train(
     spec: RunSpec,
+    task: Task,
+    method: Method,
+    data: TaskData,
     out: RunOutput,
     device: torch.device,
-    on_step: Callable[[int, int], None] | None = None,
+    on_eval: OnEval | None = None,
 ) -> TrainResult:
     """Train and evaluate one run; raise on any error (the caller records it)."""
-    tic = time.perf_counter()
-    task = registry.tasks().get(spec.task).create(spec.task_params)
-    method = registry.methods().get(spec.method).create(spec.method_params)
-    hp = spec.task_params
-    data = task.load()
-    data_s = time.perf_counter() - tic
+    run = setup(spec, task, method, data, out, device)
+    resume(run, out)
+    stopped = loop(run, out, on_eval)
+    return finish(run, out, stopped)
 
+
+def setup(
+    spec: RunSpec, task: Task, method: Method, data: TaskData, out: RunOutput, device: torch.device
+) -> Run:
+    """The split (saved as split.json), the model, the optimiser and the seeded batch and view streams."""
+    hp = spec.task_params
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
@@ -71,96 +117,131 @@ def train(
         method.p["learn_temperature"],
     ).to(device)
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
-    sampler = BatchSampler(split, shape, spec.seed)
-    view_gen = torch.Generator().manual_seed(10_000 + spec.seed)
 
     steps = hp["steps"]
     if method.needs_pairs and shape.paired == 0:
-        out.log(
-            f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model"
-        )
+        out.log(f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model")
         steps = 0
-    out.log(
-        f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B"
-    )
+    out.log(f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B")
     out.log(f"batch: {shape.paired} paired + {shape.unpaired} unpaired rows per modality; {steps} steps")
+    sampler = BatchSampler(split, shape, spec.seed)
+    view_gen = torch.Generator().manual_seed(10_000 + spec.seed)
+    return Run(spec, task, method, data, split, shape, model, optimizer, sampler, view_gen, device, steps)
 
-    step, history, train_s, eval_s = 0, [], 0.0, 0.0
+
+def resume(run: Run, out: RunOutput) -> None:
+    """Continue from checkpoint.pt when the run has one: model, optimiser, streams, RNGs, history, clocks."""
     saved = checkpoint.load(out.file("checkpoint.pt"))
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        sampler.load_state_dict(saved["sampler"])
-        view_gen.set_state(saved["view_gen"])
-        step, history, train_s, eval_s = saved["step"], saved["history"], saved["train_s"], saved["eval_s"]
-        out.log(f"resumed from the checkpoint at step {step}")
+    if saved is None:
+        return
+    run.model.load_state_dict(saved["model"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    run.sampler.load_state_dict(saved["sampler"])
+    run.view_gen.set_state(saved["view_gen"])
+    run.step, run.history = saved["step"], saved["history"]
+    run.train_s, run.eval_s = saved["train_s"], saved["eval_s"]
+    out.log(f"resumed from the checkpoint at step {run.step}")
 
-    def evaluate() -> dict[str, float]:
-        nonlocal eval_s
-        t = time.perf_counter()
-        model.eval()
-        with torch.no_grad():
-            metrics = task.evaluate(model, data, split.paired)
-            if len(split.val):
-                val = task.evaluate_items(model, data, split.val)
-                metrics.update({f"val_{k}": v for k, v in val.items()})
-        model.train()
-        eval_s += time.perf_counter() - t
-        return metrics
 
-    def save_checkpoint(elapsed: float) -> None:
-        checkpoint.save(
-            out.file("checkpoint.pt"),
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            sampler=sampler.state_dict(),
-            view_gen=view_gen.get_state(),
-            step=step,
-            history=history,
-            train_s=elapsed,
-            eval_s=eval_s,
-        )
+def loop(run: Run, out: RunOutput, on_eval: OnEval | None) -> str | None:
+    """Steps until `run.steps`; return the reason when `on_eval` stopped the run early, else None."""
+    run.model.train()
+    tic = time.perf_counter()
+    while run.step < run.steps:
+        idx = run.sampler.next()
+        batch = batch_embeddings(run.model, run.task, run.data, idx, run.view_gen, run.device)
+        loss, terms = run.method.loss(batch)
+        optimise(run, loss, terms)
+        run.step += 1
+        log_step(run, out, loss, terms)
+        if due(run.step, run.hp["eval_every"], run.steps):
+            run.train_s += time.perf_counter() - tic
+            metrics = evaluate(run)
+            run.history.append({"step": run.step, **metrics})
+            out.write_json("history.json", run.history)
+            tic = time.perf_counter()
+            reason = on_eval(run.step, metrics) if on_eval else None
+            if reason:
+                save(run, out)
+                return reason
+        if due(run.step, run.hp["checkpoint_every"], run.steps):
+            run.train_s += time.perf_counter() - tic
+            save(run, out)
+            tic = time.perf_counter()
+    run.train_s += time.perf_counter() - tic
+    return None
 
-    model.train()
-    t_train = time.perf_counter()
-    while step < steps:
-        batch = batch_embeddings(model, task, data, sampler.next(), view_gen, device)
-        loss, terms = method.loss(batch)
-        if loss is not None:
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss)} at step {step + 1}; terms {terms}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            model.clamp_scale()
-        step += 1
-        if step % LOG_EVERY == 0 or step == steps:
-            value = float(loss.detach()) if loss is not None else math.nan
-            shown = " ".join(f"{k}={v:.4g}" for k, v in terms.items())
-            out.log(f"step {step}/{steps} loss={value:.4g} {shown}")
-        if hp["eval_every"] and step % hp["eval_every"] == 0 and step < steps:
-            train_s += time.perf_counter() - t_train
-            history.append({"step": step, **evaluate()})
-            out.write_json("history.json", history)
-            t_train = time.perf_counter()
-        if hp["checkpoint_every"] and step % hp["checkpoint_every"] == 0 and step < steps:
-            save_checkpoint(train_s + time.perf_counter() - t_train)
-        if on_step:
-            on_step(step, steps)
-    train_s += time.perf_counter() - t_train
-    save_checkpoint(train_s)
 
-    metrics = evaluate()
-    history.append({"step": step, **metrics})
-    out.write_json("history.json", history)
-    rows = steps * (shape.paired + shape.unpaired)
-    cost = {
-        "data_s": data_s,
-        "train_s": train_s,
-        "eval_s": eval_s,
-        "steps": steps,
-        "samples_per_s": rows / train_s if train_s > 0 else 0.0,
-        "n_params": sum(p.numel() for p in model.parameters()),
-        "n_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+def optimise(run: Run, loss: torch.Tensor | None, terms: dict[str, float]) -> None:
+    """One Adam step on the loss (none when the method computed no term this step)."""
+    if loss is None:
+        return
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {float(loss)} at step {run.step + 1}; terms {terms}")
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.model.clamp_scale()
+
+
+def log_step(run: Run, out: RunOutput, loss: torch.Tensor | None, terms: dict[str, float]) -> None:
+    if run.step % LOG_EVERY == 0 or run.step == run.steps:
+        value = float(loss.detach()) if loss is not None else math.nan
+        shown = " ".join(f"{k}={v:.4g}" for k, v in terms.items())
+        out.log(f"step {run.step}/{run.steps} loss={value:.4g} {shown}")
+
+
+def due(step: int, every: int, steps: int) -> bool:
+    """An intermediate event (evaluation, checkpoint) every `every` steps; the end has its own."""
+    return bool(every) and step % every == 0 and step < steps
+
+
+def evaluate(run: Run) -> dict[str, float]:
+    """The task's test metrics and, with a validation split, its `val_` metrics; timed as eval_s."""
+    tic = time.perf_counter()
+    run.model.eval()
+    with torch.no_grad():
+        metrics = run.task.evaluate(run.model, run.data, run.split.paired)
+        if len(run.split.val):
+            val = run.task.evaluate_items(run.model, run.data, run.split.val)
+            metrics.update({f"val_{k}": v for k, v in val.items()})
+    run.model.train()
+    run.eval_s += time.perf_counter() - tic
+    return metrics
+
+
+def save(run: Run, out: RunOutput) -> None:
+    checkpoint.save(
+        out.file("checkpoint.pt"),
+        model=run.model.state_dict(),
+        optimizer=run.optimizer.state_dict(),
+        sampler=run.sampler.state_dict(),
+        view_gen=run.view_gen.get_state(),
+        step=run.step,
+        history=run.history,
+        train_s=run.train_s,
+        eval_s=run.eval_s,
+    )
+
+
+def finish(run: Run, out: RunOutput, stopped: str | None) -> TrainResult:
+    """The final checkpoint, evaluation and cost; a run stopped early keeps its checkpoint and no metrics."""
+    if stopped:
+        return TrainResult({}, run.history, cost(run), stopped)
+    save(run, out)
+    metrics = evaluate(run)
+    run.history.append({"step": run.step, **metrics})
+    out.write_json("history.json", run.history)
+    return TrainResult(metrics, run.history, cost(run))
+
+
+def cost(run: Run) -> dict[str, float]:
+    rows = run.step * (run.shape.paired + run.shape.unpaired)
+    return {
+        "train_s": run.train_s,
+        "eval_s": run.eval_s,
+        "steps": run.step,
+        "samples_per_s": rows / run.train_s if run.train_s > 0 else 0.0,
+        "n_params": sum(p.numel() for p in run.model.parameters()),
+        "n_trainable": sum(p.numel() for p in run.model.parameters() if p.requires_grad),
     }
-    return TrainResult(metrics, history, cost)

@@ -14,11 +14,11 @@ from typing import Any
 
 import optuna
 
-from bench import atomic, registry
+from bench import atomic, registry, states
 from bench.errors import BenchError
-from bench.execute import execute, now
+from bench.execute import execute
 from bench.spec import RunSpec
-from bench.store import RunFolder, Store
+from bench.store import Store
 from bench.tune.space import suggest
 
 
@@ -108,38 +108,24 @@ def objective(cfg: StudyConfig, trial: optuna.Trial) -> float:
     run_id = spec.run_id()
     trial.set_user_attr("run_id", run_id)
     folder = Store(Path(cfg.results)).create(spec, run_id)
-    key, every = f"val_{cfg.metric}", spec.task_params["eval_every"]
-    pruned: list[int] = []
+    key = f"val_{cfg.metric}"
 
-    def on_step(step: int, steps: int) -> None:
-        if every and step % every == 0 and step < steps:
-            value = atomic.read_json(folder.file("history.json"))[-1].get(key)
-            if value is None:  # an unknown --metric: said after the run, with the metrics it has
-                return
-            trial.report(float(value), step)
-            if trial.should_prune():
-                pruned.append(step)
-                raise optuna.TrialPruned(f"pruned at step {step}")
+    def on_eval(step: int, metrics: dict[str, float]) -> str | None:
+        if key not in metrics:  # an unknown --metric: said after the run, with the metrics it has
+            return None
+        trial.report(float(metrics[key]), step)
+        return f"pruned by study {cfg.name} (trial {trial.number}) at step {step}" if trial.should_prune() else None
 
-    state = execute(folder, on_step=on_step)
-    if pruned:
-        mark_pruned(folder, cfg.name, trial.number, pruned[0])
-        raise optuna.TrialPruned(f"pruned at step {pruned[0]}")
-    if state != "done":
+    state = execute(folder, on_eval=on_eval)
+    if state == states.PRUNED:
+        raise optuna.TrialPruned(folder.status().get("error"))
+    if state != states.DONE:
         raise RunFailed(f"run {run_id} {state}: {folder.status().get('error', 'locked by another process')}")
     metrics = folder.metrics()
     if key not in metrics:
         shown = ", ".join(k for k in metrics if k.startswith("val_"))
         raise BenchError(f"--metric {cfg.metric}: the run has no {key}; validation metrics: {shown}")
     return float(metrics[key])
-
-
-def mark_pruned(folder: RunFolder, study: str, number: int, step: int) -> None:
-    """A pruned run's folder: state `pruned`, why, and its checkpoint kept (a later `run` resumes it)."""
-    folder.write_status(
-        state="pruned", error=f"pruned by study {study} (trial {number}) at step {step}", at=now()
-    )
-    folder.log(f"== {now()} pruned by study {study} (trial {number}) at step {step}")
 
 
 def work(cfg: StudyConfig, trials: int, index: int = 0) -> None:

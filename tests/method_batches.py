@@ -1,0 +1,66 @@
+"""Batches of ready embeddings for method tests: every key a leaf tensor, the keys asked for recorded."""
+
+import torch
+import torch.nn.functional as F
+
+from bench.registry import methods
+from methods.base import BatchEmbeddings
+
+D = 8
+SCALE = 1 / 0.07
+
+
+def unit(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, D, generator=g), dim=1)
+
+
+def make_tensors(b_p, b_u, keywords=False, seed=0):
+    t = {
+        "a_p": unit(b_p, seed),
+        "b_p": unit(b_p, seed + 1),
+        "a_u": unit(b_u, seed + 2),
+        "b_u": unit(b_u, seed + 3),
+    }
+    n = b_p + b_u
+    t["views_a"] = (unit(n, seed + 4), unit(n, seed + 5))
+    t["views_b"] = (unit(n, seed + 6), unit(n, seed + 7))
+    t["keywords"] = unit(5, seed + 8) if keywords else None
+    return t
+
+
+def _leaf(v):
+    if isinstance(v, tuple):
+        return tuple(x.clone().requires_grad_() for x in v)
+    return None if v is None else v.clone().requires_grad_()
+
+
+class Recorder:
+    """An embed callable that hands out leaf tensors and records which keys were asked for."""
+
+    def __init__(self, tensors):
+        self.tensors = {k: _leaf(v) for k, v in tensors.items()}
+        self.asked = []
+
+    def __call__(self, key):
+        self.asked.append(key)
+        return self.tensors[key]
+
+    def leaves(self):
+        for v in self.tensors.values():
+            yield from (v if isinstance(v, tuple) else [] if v is None else [v])
+
+
+def make_batch(b_p, b_u, keywords=False, same=None, seed=0):
+    rec = Recorder(make_tensors(b_p, b_u, keywords, seed))
+    kw_mask = None
+    if keywords:
+        kw_mask = torch.zeros(b_p, 5, dtype=torch.bool)
+        kw_mask[:, 0] = True
+        kw_mask[::2, 3] = True
+    return BatchEmbeddings(rec, torch.tensor(SCALE), b_p, same, kw_mask), rec
+
+
+def create(name, **raw):
+    entry = methods().get(name)
+    return entry.create(entry.resolve({k: str(v) for k, v in raw.items()}))

@@ -1,0 +1,113 @@
+"""Properties every registered method has, checked over the registry (as benchopt's solver tests):
+a new method file is tested here with no edit. Its own formula gets a test of its own."""
+
+import math
+
+import pytest
+import torch
+
+from bench import registry
+from bench.store import Store
+
+from helpers import run, spec
+from method_batches import create, make_batch
+
+NAMES = registry.methods().names()
+SHAPES = [(4, 6), (0, 6), (4, 0)]  # (b_p, b_u): a mixed batch, no pairs (r = 0), no unpaired rows (r = 1)
+
+
+def weight_params(name: str) -> dict[str, str]:
+    """term → its weight parameter, for the terms whose weight the user may set (`w_<term>`)."""
+    entry = registry.methods().get(name)
+    weights = create(name).weights()
+    return {t: f"w_{t}" for t in weights if f"w_{t}" in entry.params and f"w_{t}" not in entry.fixed}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", NAMES)
+def test_terms_are_finite_scalars_of_nonzero_weight_with_finite_gradients(name, shape):
+    method = create(name)
+    batch, rec = make_batch(*shape, keywords=True)
+    terms = method.terms(batch)
+    weights = method.weights()
+    assert set(terms) <= set(weights)
+    assert all(weights[k] != 0 for k in terms), "a term of weight 0 was computed"
+    for value in terms.values():
+        assert value.ndim == 0 and torch.isfinite(value)
+    total, logged = method.loss(batch)
+    assert set(logged) == set(terms)
+    if total is None:
+        assert not terms
+        return
+    total.backward()
+    grads = [x.grad for x in rec.leaves() if x.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_with_no_pairs_a_method_trains_only_if_it_says_it_can(name):
+    batch, _ = make_batch(0, 6, keywords=True)
+    terms = create(name).terms(batch)
+    if registry.methods().get(name).cls.needs_pairs:
+        assert terms == {}
+    else:
+        assert terms, f"{name} says it needs no pairs but computes nothing without them"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_weight_set_to_zero_removes_its_term(name):
+    batch_terms = set(create(name).terms(make_batch(4, 6, keywords=True)[0]))
+    for term, param in weight_params(name).items():
+        if term not in batch_terms:
+            continue
+        terms = create(name, **{param: 0.0}).terms(make_batch(4, 6, keywords=True)[0])
+        assert term not in terms, f"{name}: {param}=0 still computes {term}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declares_how_the_tables_show_it(name):
+    entry = registry.methods().get(name)
+    about = entry.describe()
+    assert about["label"] and about["label"] != name, f"{name} declares no display label"
+    assert isinstance(about["order"], float | int)
+    assert about["module"] == entry.cls.__module__ and about["module"].startswith("methods.")
+    names = registry.methods().names()
+    for relation in ("ablation_of", "control_of"):
+        assert about[relation] is None or about[relation] in names
+    if about["ablation_of"]:
+        assert entry.fixed, "an ablation fixes some parameter of its method"
+        full = registry.methods().get(about["ablation_of"])
+        assert full.describe()["order"] < about["order"], "an ablation is listed after its method"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_has_help_and_a_sane_range(name):
+    for key, p in registry.methods().get(name).params.items():
+        assert p.help, key
+        if p.low is not None:
+            assert p.low < p.high and (not p.log or p.low > 0), key
+            assert isinstance(p.default, float), key
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.05, 1.0])
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, name, ratio):
+    store = Store(results)
+    s = spec(name, ratio, steps="20", checkpoint_every="0")
+    assert run(store, [s]) == {s.run_id(): "done"}
+    folder = store.folder(s.run_id())
+    assert all(math.isfinite(v) for v in folder.metrics().values())
+    entry = registry.methods().get(name)
+    weights = create(name).weights()
+    log = folder.file("log.txt").read_text()
+    steps = [line for line in log.splitlines() if line.startswith("step ")]
+    if ratio == 0 and entry.cls.needs_pairs:
+        assert "needs pairs" in log and not steps
+        assert folder.status()["cost"]["steps"] == 0
+        return
+    assert steps, log
+    logged = dict(item.split("=") for item in steps[-1].split()[3:])
+    assert logged, f"{name} logged no term at r = {ratio}"
+    for term, value in logged.items():
+        assert weights.get(term), f"{name} logged {term}, whose weight is 0 or unknown"
+        assert math.isfinite(float(value)), (term, value)
