@@ -47,10 +47,9 @@ class RunOutput(Protocol):
 
 @dataclass
 class TrainResult:
-    """Final metrics (empty when stopped early), the evaluations, the cost, and why it stopped early."""
+    """Final metrics (empty when stopped early), the cost, and why it stopped early."""
 
     metrics: dict[str, float]
-    history: list[dict[str, Any]]
     cost: dict[str, float] = field(default_factory=dict)
     stopped: str | None = None
 
@@ -227,12 +226,12 @@ def save(run: Run, out: RunOutput) -> None:
 def finish(run: Run, out: RunOutput, stopped: str | None) -> TrainResult:
     """The final checkpoint, evaluation and cost; a run stopped early keeps its checkpoint and no metrics."""
     if stopped:
-        return TrainResult({}, run.history, cost(run), stopped)
+        return TrainResult({}, cost(run), stopped)
     save(run, out)
     metrics = evaluate(run)
     run.history.append({"step": run.step, **metrics})
     out.write_json("history.json", run.history)
-    return TrainResult(metrics, run.history, cost(run))
+    return TrainResult(metrics, cost(run))
 
 
 def cost(run: Run) -> dict[str, float]:
