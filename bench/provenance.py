@@ -18,7 +18,8 @@ PACKAGES = ("torch", "numpy", "pandas", "open_clip_torch", "fair-esm", "sentence
 @cache
 def git_commit() -> str:
     """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside git. Code running
-    from a cluster job's snapshot (bench/snapshot.py) reports the commit the snapshot was taken from."""
+    from a cluster job's snapshot (bench/cluster/snapshot.py) reports the commit the snapshot was taken
+    from."""
     manifest = ROOT / "snapshot.json"
     if manifest.is_file():
         return json.loads(manifest.read_text())["git_commit"]

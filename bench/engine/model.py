@@ -1,4 +1,4 @@
-"""Two towers with projection heads into a shared space of unit vectors (method.md, "The model")."""
+"""Two towers with projection heads into a shared space of unit vectors (docs/methods.md, "The model")."""
 
 from __future__ import annotations
 

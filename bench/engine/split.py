@@ -1,4 +1,4 @@
-"""The split of a train pool of N items (method.md, "The setting").
+"""The split of a train pool of N items (docs/methods.md, "The setting").
 
 P: a seeded choice of round(r·N) items that keep their pairing. The unpaired pools:
 `same`, U_A = U_B = the remaining items (each side is shuffled independently when batched);
