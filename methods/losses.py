@@ -2,7 +2,8 @@
 
 Set terms (MMD, SDD) run with autocast off in at least float32; every distance matrix comes from
 one matrix product (‖x‖² + ‖y‖² − 2xyᵀ, clamped at 0, self-diagonal exactly 0), never from a
-B × B × d broadcast, and no function loops over rows (docs/methods.md, "Numerical rules").
+B × B × d broadcast, and no function loops over rows (docs/methods.md, "Numerical rules for the set
+terms").
 """
 
 from __future__ import annotations
