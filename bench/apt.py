@@ -1,8 +1,9 @@
 """Debian packages a task needs: which are missing, and installing them on demand.
 
 Standard library only: the setup script runs it with the system python before any venv exists.
-As root, `ensure` installs what is missing with apt-get; otherwise it raises BenchError with the
-exact command to run and the alternatives.
+A task declares the packages it may need in its `debian_packages` (tasks/base.py); the set-up
+installs them, and `ensure` installs only declared ones. As root, `ensure` installs what is missing
+with apt-get; otherwise it raises BenchError with the exact command to run and the alternatives.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 
 from bench.errors import BenchError
 
-ALTERNATIVES = "or use another source: source=local:DIR (a FASTA and a TSV) or source=synthetic"
 
-
-def missing(packages: list[str]) -> list[str]:
+def missing(packages: Sequence[str]) -> list[str]:
     """The packages of `packages` that dpkg does not report as installed (all of them without dpkg)."""
     if shutil.which("dpkg-query") is None:
         return list(packages)
@@ -30,13 +30,22 @@ def missing(packages: list[str]) -> list[str]:
     return out
 
 
-def install_command(packages: list[str]) -> str:
+def install_command(packages: Sequence[str]) -> str:
     """The command line a user runs to install `packages`."""
     return "sudo apt-get install -y --no-install-recommends " + " ".join(packages)
 
 
-def ensure(packages: list[str], why: str, instead: str = ALTERNATIVES) -> None:
-    """Make sure `packages` are installed (needed for `why`): install them when root, else BenchError."""
+def ensure(task: type, packages: Sequence[str], why: str, instead: str) -> None:
+    """Make sure `packages` are installed (needed for `why`, a phrase such as "the homology split"):
+    install them when root, else BenchError ending with `instead` (what the user can do instead, e.g.
+    "or set split=random"). Each must be in the `debian_packages` of `task` (a task class), so that
+    the set-up installs it too."""
+    undeclared = [name for name in packages if name not in task.debian_packages]
+    if undeclared:
+        raise BenchError(
+            f"task {task.name} asks for the Debian package(s) {', '.join(undeclared)} without declaring "
+            "them: add them to its debian_packages"
+        )
     need = missing(packages)
     if not need:
         return

@@ -4,12 +4,15 @@
     python3 -m bench.bootstrap test     the same with the dev tools, then ruff and the whole test suite
 
 Python packages come from constraints.txt (every dependency pinned exactly); the install is
-skipped while the venv's stamp matches pyproject.toml + constraints.txt. Debian packages that
-the offline data needs are installed when missing (as root; otherwise a warning says how).
+skipped while the venv's stamp matches pyproject.toml + constraints.txt. The Debian packages that
+the tasks declare (`debian_packages` in their classes, read from tasks/**/*.py with `ast`: no task
+is imported, none could be before the venv exists) and those of the tests are installed when
+missing (as root; otherwise a warning says how).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import subprocess
@@ -19,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
-DEBIAN_DATA = ("metastudent-data", "ncbi-blast+", "mmseqs2")
 DEBIAN_TEST = ("chromium", "texlive-latex-base", "texlive-latex-recommended")
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -59,6 +61,39 @@ def ensure_venv(dev: bool) -> None:
     marker.write_text(want)
 
 
+def task_packages(root: Path = ROOT) -> tuple[str, ...]:
+    """The Debian packages declared by the task classes under root/tasks: every literal tuple of strings
+    assigned to `debian_packages` in a class body, in file and line order, each name once. A declaration
+    that is not such a literal raises SystemExit naming its file and line."""
+    found: dict[str, None] = {}
+    for path in sorted((root / "tasks").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for cls in (node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)):
+            for stmt in cls.body:
+                value = _declaration(stmt)
+                if value is None:
+                    continue
+                try:
+                    names = ast.literal_eval(value)
+                except ValueError:
+                    names = None
+                if not (isinstance(names, tuple) and all(isinstance(n, str) and n for n in names)):
+                    where = f"{path.relative_to(root)}:{stmt.lineno}"
+                    raise SystemExit(f"[bootstrap] {where}: debian_packages must be a literal tuple of names")
+                found.update(dict.fromkeys(names))
+    return tuple(found)
+
+
+def _declaration(stmt: ast.stmt) -> ast.expr | None:
+    """The value of `debian_packages = ...` or `debian_packages: T = ...`, else None."""
+    if isinstance(stmt, ast.Assign):
+        hit = any(isinstance(t, ast.Name) and t.id == "debian_packages" for t in stmt.targets)
+        return stmt.value if hit else None
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.value if stmt.target.id == "debian_packages" else None
+    return None
+
+
 def ensure_debian(packages: tuple[str, ...]) -> None:
     sys.path.insert(0, str(ROOT))
     from bench.apt import missing
@@ -69,7 +104,8 @@ def ensure_debian(packages: tuple[str, ...]) -> None:
     if os.geteuid() != 0:
         say(
             f"Debian packages missing: {' '.join(need)}; install them with "
-            f"`sudo apt-get install {' '.join(need)}` (the offline protein data needs them)"
+            f"`sudo apt-get install {' '.join(need)}` "
+            "(the tasks' debian_packages, and the test tools under `test`)"
         )
         return
     say(f"installing Debian packages: {' '.join(need)}")
@@ -99,7 +135,7 @@ def test(extra: list[str]) -> int:
 def main(argv: list[str]) -> int:
     testing = bool(argv) and argv[0] == "test"
     ensure_venv(dev=testing)
-    ensure_debian(DEBIAN_DATA + (DEBIAN_TEST if testing else ()))
+    ensure_debian(task_packages() + (DEBIAN_TEST if testing else ()))
     return test(argv[1:]) if testing else 0
 
 

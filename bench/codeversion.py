@@ -3,11 +3,12 @@
 A cell's sources are every module of `bench/engine/`, the module (or the whole package) that
 defines its method, the one that defines its task, and every project module that these import,
 followed through their imports (read with `ast`, so nothing is imported here; imports inside
-functions count too, those under `if TYPE_CHECKING:` do not). That takes in the shared contracts a cell uses (methods/base.py,
-tasks/base.py, the loss library, the metrics, private `_` helpers) and nothing else: adding a
-method file, editing another task or a benchmark under bench/perf/ leaves the cell's version, and
-so its run id, unchanged. A cell whose method or task is not registered (a run of code that no
-longer exists) gets the hash of the whole numeric tree (`tree_version`).
+functions count too, those under `if TYPE_CHECKING:` do not). That takes in the shared
+contracts a cell uses (methods/base.py, tasks/base.py, the loss library, the metrics, private `_`
+helpers) and nothing else: adding a method file, editing another task or a benchmark under
+bench/perf/ leaves the cell's version, and so its run id, unchanged. A cell whose method or task
+is not registered (a run of code that no longer exists) gets the hash of the whole numeric tree
+(`tree_version`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _parents(module: str) -> list[str]:
 
 @cache
 def sources(roots: tuple[str, ...], root: Path = ROOT) -> tuple[Path, ...]:
-    """The files of `roots` (a package's every module) and of every project module they import, transitively."""
+    """The files of `roots` (every module of a package) and of the project modules they import."""
     todo = list(roots)
     for name in roots:
         path = module_file(name, root)

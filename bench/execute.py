@@ -107,7 +107,9 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
         "threads": torch.get_num_threads(),
     }
     made_by = {**provenance(), "code_version": spec.code_version()}
-    folder.write_status(state=states.DONE, started_at=started, finished_at=now(), cost=cost, provenance=made_by)
+    folder.write_status(
+        state=states.DONE, started_at=started, finished_at=now(), cost=cost, provenance=made_by
+    )
     metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
     folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")
     return states.DONE

@@ -1,24 +1,30 @@
 """Each cell's state: its run folder, together with what the scheduler says about its job.
 
-A cluster job records itself in the run folder's job.json (cluster, job id, log paths). The run folder
-tells done and failed-with-an-exception; the scheduler tells queued, running, and the jobs it killed
-(a run killed by SLURM leaves status.json at "running" with no process holding the lock).
+The run folder tells done and failed-with-an-exception; the scheduler tells queued, running, and the jobs
+it killed (a run killed by SLURM leaves status.json at "running" with no process holding the lock).
+This module knows no scheduler: the cluster package (bench/cluster/jobfile.py) reads each cell's job
+and asks its scheduler, and hands what it learnt here as a `JobView`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench import atomic
-from bench.cluster import scheduler
-from bench.cluster.scheduler import Jobs
+from bench import states
 from bench.store import RunFolder
 
-JOB_FILE = "job.json"
-SETTLED = ("done", "failed", "pruned", "interrupted")
+
+@dataclass(frozen=True)
+class JobView:
+    """A cell's cluster job: its id, its own log (stderr), and `phase`, what the scheduler says of it
+    (states.JOB_WAITING, JOB_STARTED, JOB_ENDED; None when the scheduler does not say), with, once
+    ended, `ending`: how, in words."""
+
+    job_id: str
+    log: Path | None = None
+    phase: str | None = None
+    ending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,50 +38,25 @@ class CellStatus:
 
     @property
     def settled(self) -> bool:
-        return self.state in SETTLED
+        return self.state in states.SETTLED
 
 
-def read_job(folder: RunFolder) -> dict[str, Any]:
-    """The cell's job.json ({} when it never went to a cluster)."""
-    return atomic.read_json(folder.file(JOB_FILE), default={})
-
-
-def cell_status(folder: RunFolder, jobs: Jobs | None) -> CellStatus:
-    """The state of one cell; `jobs` holds the scheduler's view of its job (None: no scheduler to ask)."""
+def cell_status(folder: RunFolder, job: JobView | None) -> CellStatus:
+    """The state of one cell; `job`: its cluster job as the cluster package sees it (None: it has none,
+    or no scheduler to ask)."""
     status = folder.status()
     recorded = status.get("state")
-    job = read_job(folder)
-    job_id = job.get("job_id")
-    job_log = Path(job["stderr"]) if job.get("stderr") else folder.file("log.txt")
-    if jobs is None or job.get("cluster") != jobs.cluster:
-        jobs = None
-    known = jobs.states.get(job_id) if jobs else None
-    if recorded == "done":
-        return CellStatus("done", job_id)
-    if known in scheduler.ACTIVE:
-        return CellStatus("running" if known in scheduler.STARTED else "pending", job_id)
-    if recorded == "pruned":
-        return CellStatus("pruned", job_id, status.get("error"), folder.file("log.txt"))
-    if recorded == "failed":
-        return CellStatus("failed", job_id, status.get("error"), folder.file("log.txt"))
-    if recorded == "running" and folder.lock.held_elsewhere():
-        return CellStatus("running", job_id)
-    if known is not None or (jobs and jobs.gone(job_id)):
-        return CellStatus("failed", job_id, f"job {job_id}: {scheduler.ending(known)}", job_log)
-    if recorded == "running":
-        return CellStatus("interrupted", job_id, "no process runs it any more", folder.file("log.txt"))
-    return CellStatus("pending", job_id)
-
-
-def slurm_view(folders: Iterable[RunFolder]) -> Jobs:
-    """One scheduler query for the SLURM jobs of these cells."""
-    return scheduler.query(job["job_id"] for job in map(read_job, folders) if job.get("cluster") == "slurm")
-
-
-def report(folders: list[RunFolder]) -> list[tuple[RunFolder, CellStatus]]:
-    """Every cell with its state, asking SLURM about the cells that went there."""
-    jobs = slurm_view(folders)
-    return [(folder, cell_status(folder, jobs)) for folder in folders]
+    job_id = job.job_id if job else None
+    state = states.derive(recorded, folder.lock.held_elsewhere, job.phase if job else None)
+    run_log = folder.file("log.txt")
+    if state in (states.FAILED, states.PRUNED) and recorded == state:
+        return CellStatus(state, job_id, status.get("error"), run_log)
+    if state == states.FAILED:  # the scheduler ended the job before the run recorded an end
+        ending = job.ending or "it ended without finishing the run"
+        return CellStatus(state, job_id, f"job {job_id}: {ending}", job.log or run_log)
+    if state == states.INTERRUPTED:
+        return CellStatus(state, job_id, "no process runs it any more", run_log)
+    return CellStatus(state, job_id)
 
 
 def format_line(folder: RunFolder, status: CellStatus) -> str:

@@ -1,9 +1,9 @@
 """The results store: `<results>/runs/<run_id>/`, one folder per run.
 
 A folder holds spec.json, about.json (what the tables need to know of its method and task, and its
-code version: bench/registry.py `describe`), status.json (state running | done | failed | pruned, with error and traceback
-when failed, cost and provenance when done), metrics.json (flat name → number), split.json (the
-paired indices), history.json (intermediate evaluations), log.txt and checkpoint.pt. Every
+code version: bench/registry.py `describe`), status.json (its recorded state, bench/states.py; with
+error and traceback when failed, cost and provenance when done), metrics.json (flat name → number),
+split.json (the paired indices), history.json (intermediate evaluations), log.txt and checkpoint.pt. Every
 write is atomic; a per-folder lock says whether some process is running the cell now.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.atomic as atomic
+from bench import states
 from bench.errors import BenchError
 from bench.lock import RunLock
 from bench.spec import RunSpec
@@ -56,14 +57,9 @@ class RunFolder:
         return atomic.read_json(self.file("metrics.json"), default={})
 
     def state(self) -> str:
-        """done | failed | pruned (stopped by a tuning study) | running (a live process holds the lock) |
-        interrupted | pending."""
-        recorded = self.status().get("state")
-        if recorded in ("done", "failed", "pruned"):
-            return recorded
-        if self.path.exists() and self.lock.held_elsewhere():
-            return "running"
-        return "interrupted" if recorded == "running" else "pending"
+        """The cell's state as the folder alone tells it (bench/states.py `derive`, with no scheduler to ask):
+        done, failed, pruned, running (a live process holds the lock), interrupted or pending."""
+        return states.derive(self.status().get("state"), self.lock.held_elsewhere)
 
     def write_status(self, **fields: Any) -> None:
         atomic.write_json(self.file("status.json"), fields)
@@ -114,7 +110,12 @@ class Store:
         if not folder.file("about.json").exists():
             method, task = registry.methods().get(spec.method), registry.tasks().get(spec.task)
             code, files = cell_sources(method.module, task.module)
-            about = {"method": method.describe(), "task": task.describe(), "code_version": code, "sources": files}
+            about = {
+                "method": method.describe(),
+                "task": task.describe(),
+                "code_version": code,
+                "sources": files,
+            }
             atomic.write_json(folder.file("about.json"), about)
         if not folder.file("spec.json").exists():
             atomic.write_json(folder.file("spec.json"), spec.to_json())

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from bench.params import Param
+from bench.errors import BenchError
+from bench.params import Param, Variant
 
 COMMON_PARAMS = {
     "steps": Param(600, "optimisation steps", low=100, high=5000, log=True),
@@ -27,7 +28,9 @@ COMMON_PARAMS = {
     "weight_decay": Param(1e-3, "Adam weight decay"),
     "embed_dim": Param(256, "dimension d of the shared space"),
     "head_dropout": Param(0.1, "dropout inside the projection head"),
-    "unpaired": Param("same", "unpaired protocol (method.md)", choices=("same", "disjoint")),
+    "unpaired": Param(
+        "same", 'unpaired protocol (docs/methods.md, "The setting")', choices=("same", "disjoint")
+    ),
     "val_fraction": Param(
         0.0, "share of the train pool held out as a validation split (val_* metrics; for tuning)"
     ),
@@ -65,17 +68,70 @@ def take(pool: Any, idx: Tensor) -> Any:
 
 
 class Task:
-    """Base of every task. Subclasses set `name`, `params`, `primary_metric` and implement
-    `load`, `encoders` and `evaluate`; `views` has a feature-space default."""
+    """Base of every task. Subclasses set `name`, `params`, `primary_metric` and `smoke_params`, state
+    their rules on parameter combinations in `check`, and implement `load`, `encoders`, `views` and
+    `evaluate` (and `evaluate_items` to be tunable).
+
+    `smoke_params`: parameters (over the defaults) with which the task loads offline in seconds on a
+    CPU, trains a few steps and evaluates: the task contract test runs every task with them.
+    `bad_params`: parameters (over `smoke_params`) that `check` refuses, an example of its rules.
+    `debian_packages`: the Debian packages the task may need, a literal tuple of names: the set-up
+    (bench/bootstrap.py, which reads it without importing the task) installs them, and a task installs
+    nothing on demand (bench/apt.py `ensure`) that it does not declare here.
+    """
 
     name: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {}
-    variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    variants: ClassVar[dict[str, Variant]] = {}
     primary_metric: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # display name in tables (default: name); `order`: listed lower first
+    order: ClassVar[int] = 1000
+    smoke_params: ClassVar[dict[str, Any]] = {}
+    bad_params: ClassVar[dict[str, Any]] = {}
+    debian_packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: Any):
-        self.p = dict(values)
+        """Every declared parameter: the declared defaults overridden by `values`, each checked against
+        its choices, then the task's rules (`check`); an unknown name or a broken rule is a BenchError."""
+        declared = self.declared_params()
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise BenchError(
+                f"task {self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"its parameters: {', '.join(sorted(declared))}"
+            )
+        p = {name: param.default for name, param in declared.items()} | values
+        for name, param in declared.items():
+            param.check(name, p[name])
+        self.check(p)
+        self.p = p
+
+    def check(self, p: dict[str, Any]) -> None:
+        """Refuse parameters `p` (every declared one, choices already checked) that cannot work together,
+        with `BenchError("task NAME: what is wrong, and what to do")`. The base checks the common training
+        parameters; a task adds its own rules and calls `super().check(p)`."""
+        rules = [
+            (p["steps"] >= 1, "steps must be at least 1"),
+            (p["batch_size"] >= 2, "batch_size must be at least 2"),
+            (0 <= p["paired_fraction"] <= 1, "paired_fraction must be in [0, 1]"),
+            (p["lr"] > 0 and p["encoder_lr"] > 0, "lr and encoder_lr must be positive"),
+            (p["weight_decay"] >= 0, "weight_decay must be ≥ 0"),
+            (p["embed_dim"] >= 1, "embed_dim must be at least 1"),
+            (0 <= p["head_dropout"] < 1, "head_dropout must be in [0, 1)"),
+            (0 <= p["val_fraction"] < 1, "val_fraction must be in [0, 1) (0: no validation split)"),
+            (
+                p["eval_every"] >= 0 and p["checkpoint_every"] >= 0,
+                "eval_every and checkpoint_every must be ≥ 0",
+            ),
+        ]
+        self.refuse(rules)
+
+    def refuse(self, rules: list[tuple[bool, str]]) -> None:
+        """BenchError("task NAME: message") for the first rule (ok, message) that does not hold."""
+        for ok, message in rules:
+            if not ok:
+                raise BenchError(f"task {self.name}: {message}")
 
     @classmethod
     def declared_params(cls) -> dict[str, Param]:

@@ -9,11 +9,13 @@ how much of the correspondence a method recovers. Zero-shot: each class's prompt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from bench.params import Param
+from tasks._shared import MLPTower, model_device
 from tasks.base import Task, TaskData
 from tasks.metrics import retrieval, zero_shot
 
@@ -27,18 +29,6 @@ class SyntheticEval:
     train_labels: Tensor
 
 
-class MLPTower(nn.Module):
-    """in_dim → width → width, GELU; trained from scratch."""
-
-    def __init__(self, in_dim: int, width: int):
-        super().__init__()
-        self.out_dim = width
-        self.net = nn.Sequential(nn.Linear(in_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-
 def _random_map(k: int, hidden: int, out: int, gen: torch.Generator):
     w1 = torch.randn(k, hidden, generator=gen) / k**0.5
     b1 = torch.randn(hidden, generator=gen) * 0.5
@@ -48,6 +38,8 @@ def _random_map(k: int, hidden: int, out: int, gen: torch.Generator):
 
 class Synthetic(Task):
     name = "synthetic"
+    label = "Synthetic"
+    order = 10
     primary_metric = "a2b_r1"
     params = {
         "n_train": Param(2000, "items in the train pool"),
@@ -63,6 +55,33 @@ class Synthetic(Task):
         "view_noise": Param(0.5, "σ of the Gaussian noise that makes an SSL view (standardised units)"),
         "fail": Param(False, "raise an error while loading: exercises the harness's failure handling"),
     }
+    smoke_params = {
+        "n_train": 200,
+        "n_test": 50,
+        "n_classes": 5,
+        "width": 32,
+        "steps": 5,
+        "batch_size": 16,
+        "checkpoint_every": 0,
+    }
+    bad_params = {"n_classes": 1}
+
+    def check(self, p: dict[str, Any]) -> None:
+        super().check(p)
+        self.refuse(
+            [
+                (p["n_train"] >= 2 and p["n_test"] >= 1, "n_train must be at least 2 and n_test at least 1"),
+                (p["n_classes"] >= 2, "n_classes must be at least 2 (zero-shot classifies among them)"),
+                (
+                    min(p["latent_dim"], p["dim_a"], p["dim_b"], p["width"]) >= 1,
+                    "latent_dim, dim_a, dim_b and width must be ≥ 1",
+                ),
+                (
+                    min(p["latent_noise"], p["noise"], p["view_noise"]) >= 0,
+                    "latent_noise, noise and view_noise must be ≥ 0",
+                ),
+            ]
+        )
 
     def load(self) -> TaskData:
         p = self.p
@@ -111,7 +130,7 @@ class Synthetic(Task):
 
 def _metrics(model, a: Tensor, b: Tensor, labels: Tensor, prompts: Tensor) -> dict[str, float]:
     """Retrieval between the rows of `a` and `b` (row i ↔ row i) and zero-shot class accuracy."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     za, zb = model.embed_a(a.to(device)).cpu(), model.embed_b(b.to(device)).cpu()
     metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
     metrics.update(zero_shot(za @ model.embed_b(prompts.to(device)).cpu().T, labels))

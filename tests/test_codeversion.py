@@ -113,11 +113,25 @@ def test_a_new_method_file_is_the_whole_change_and_redoes_nothing(tmp_path):
     """A grid run; a new method file; the same grid redoes nothing; `--methods all` has the new method,
     and the table names it by its label. Editing the loss library then makes the grid's cells new."""
     root, results = tree(tmp_path), tmp_path / "results"
-    grid = ["--tasks", "synthetic", "--pair-ratio", "0.1", "--seeds", "0", "--jobs", "1", "--results", str(results)]
+    grid = [
+        "--tasks",
+        "synthetic",
+        "--pair-ratio",
+        "0.1",
+        "--seeds",
+        "0",
+        "--jobs",
+        "1",
+        "--results",
+        str(results),
+    ]
     grid += fast_args(steps="10")
     first = bench(root, "run", "--methods", "clip,gentle_clip", *grid)
     assert first.returncode == 0, first.stderr
-    finished = {p.name: json.loads((p / "status.json").read_text())["finished_at"] for p in (results / "runs").iterdir()}
+    finished = {
+        p.name: json.loads((p / "status.json").read_text())["finished_at"]
+        for p in (results / "runs").iterdir()
+    }
 
     (root / "methods" / "my_method.py").write_text(NEW_METHOD)
     again = bench(root, "run", "--methods", "clip,gentle_clip", "--dry-run", *grid)

@@ -1,6 +1,6 @@
 """`run --cluster local|debug`, `status`, and bad cluster input, without SLURM (some need no cluster at all).
 
-The SLURM side is in test_launch_slurm.py.
+The SLURM side is in test_launch_slurm.py; each cell's state, from its folder and its job, in test_status.py.
 """
 
 import os
@@ -12,11 +12,9 @@ import torch
 
 from bench.cli import main
 from bench.cluster.job import CellJob
-from bench.cluster.scheduler import Jobs
 from bench.cluster.snapshot import MANIFEST, take
 from bench.codeversion import tree_version
-from bench.status import cell_status
-from bench.store import RunFolder, Store
+from bench.store import Store
 from bench.sweep import plan
 
 from conftest import fast_args
@@ -149,51 +147,6 @@ def folder(tmp_path):
     return cell.folder
 
 
-def record(folder: RunFolder, state: str | None, job_id: str = "7_1", **status) -> None:
-    if state:
-        folder.write_status(state=state, **status)
-    folder.write_json("job.json", {"cluster": "slurm", "job_id": job_id, "stderr": "/jobs/7_1/7_1_0_log.err"})
-
-
-def test_a_run_the_scheduler_killed_is_failed_with_its_reason(folder):
-    record(folder, "running")  # what a run killed by SLURM leaves behind: no process holds its lock
-    status = cell_status(folder, Jobs({"7_1": "TIMEOUT"}, frozenset({"7_1"})))
-    assert (status.state, status.job_id) == ("failed", "7_1")
-    assert status.reason == "job 7_1: killed at its time limit (TIMEOUT)"
-    assert str(status.log) == "/jobs/7_1/7_1_0_log.err"
-    oom = cell_status(folder, Jobs({"7_1": "OUT_OF_MEMORY"}, frozenset({"7_1"})))
-    assert "more memory than it asked for (OUT_OF_MEMORY)" in oom.reason
-    gone = cell_status(folder, Jobs({}, frozenset({"7_1"})))
-    assert gone.state == "failed" and "left the queue" in gone.reason
-    assert cell_status(folder, None).state == "interrupted", "with no scheduler, only the folder speaks"
-
-
-def test_the_scheduler_knows_queued_and_running_before_the_folder(folder):
-    record(folder, "queued")
-    assert cell_status(folder, Jobs({"7_1": "PENDING"})).state == "pending"
-    assert cell_status(folder, Jobs({"7_1": "RUNNING"})).state == "running"
-    assert cell_status(folder, None).state == "pending"
-    record(folder, "failed", error="ValueError: boom")
-    assert cell_status(folder, Jobs({"7_1": "REQUEUED"})).state == "pending", "a failure of an older job"
-    failed = cell_status(folder, Jobs({"7_1": "COMPLETED"}))
-    assert (failed.state, failed.reason) == ("failed", "ValueError: boom")
-    assert failed.log == folder.file("log.txt")
-    record(folder, "done")
-    assert cell_status(folder, Jobs({"7_1": "RUNNING"})).state == "done"
-
-
-def test_a_live_lock_is_running_and_other_clusters_jobs_are_not_confused(folder):
-    record(folder, "running")
-    holder = RunFolder(folder.path).lock
-    assert holder.acquire()
-    try:
-        assert cell_status(folder, Jobs({}, frozenset({"7_1"}))).state == "running"
-    finally:
-        holder.release()
-    local = Jobs({"7_1": "CANCELLED"}, frozenset({"7_1"}), cluster="local")
-    assert cell_status(folder, local).state == "interrupted", "job 7_1 of job.json is a SLURM job"
-
-
 def test_cell_job_device_threads_and_requeue(folder, monkeypatch):
     threads = torch.get_num_threads()
     try:
@@ -217,7 +170,8 @@ def test_cell_job_device_threads_and_requeue(folder, monkeypatch):
     monkeypatch.setattr("bench.cluster.job.execute", requeued)
     with pytest.raises(SystemExit):
         job()
-    assert folder.status()["state"] == "requeued" and folder.state() == "pending"
+    assert folder.status()["state"] == "requeued"
+    assert folder.state() == "interrupted", "with no scheduler to say the job waits, nothing will resume it"
 
 
 def test_snapshot_is_content_addressed_and_importable(tmp_path):

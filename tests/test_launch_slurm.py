@@ -21,10 +21,11 @@ import pytest
 import torch
 
 from bench.cli import main
+from bench.cluster import jobfile
 from bench.cluster.launch import Launcher
 from bench.commands import run_on_cluster
 from bench.spec import ROOT
-from bench.status import read_job, report
+from bench.status import cell_status
 from bench.store import Store
 from bench.sweep import plan
 
@@ -51,11 +52,15 @@ def wait_for(test, seconds: float, what: str) -> None:
 
 
 def settle(results: Path, seconds: float = 180) -> dict[str, str]:
-    """Wait until every cell under `results` is done, failed or interrupted; run_id → state."""
+    """Wait until every cell under `results` has settled (done, failed, pruned or interrupted), as
+    `status` sees it; run_id → state."""
     end = time.time() + seconds
     while True:
-        states = {folder.run_id: status.state for folder, status in report(Store(results).all_folders())}
-        if all(s in ("done", "failed", "interrupted") for s in states.values()):
+        folders = Store(results).all_folders()
+        jobs = jobfile.views(folders)
+        statuses = {folder.run_id: cell_status(folder, jobs.get(folder.run_id)) for folder in folders}
+        states = {run_id: status.state for run_id, status in statuses.items()}
+        if all(status.settled for status in statuses.values()):
             return states
         assert time.time() < end, f"cells not settled within {seconds} s: {states}"
         time.sleep(1)
@@ -66,7 +71,7 @@ def job_ids(results: Path) -> list[str]:
 
 
 def job_ids_by_run(results: Path) -> dict[str, str]:
-    return {folder.run_id: read_job(folder)["job_id"] for folder in Store(results).all_folders()}
+    return {folder.run_id: jobfile.read(folder)["job_id"] for folder in Store(results).all_folders()}
 
 
 def squeue_states(job_ids: list[str]) -> list[str | None]:
@@ -84,7 +89,7 @@ def test_a_sweep_is_one_array_and_a_failing_cell_fails_alone(tmp_path, capsys):
     args = argparse.Namespace(cluster="slurm", force=False, detach=False)
     assert run_on_cluster(launcher, store, cells, args) == 1
     out = capsys.readouterr().out
-    ids = [read_job(cell.folder)["job_id"] for cell in cells]
+    ids = [jobfile.read(cell.folder)["job_id"] for cell in cells]
     array = ids[0].split("_")[0]
     assert ids == [f"{array}_{i}" for i in range(4)], "one job array, one task per cell"
     assert [cell.folder.state() for cell in cells] == ["done", "done", "done", "failed"]
@@ -224,7 +229,7 @@ def test_a_run_past_its_time_limit_requeues_and_resumes_to_the_same_metrics(tmp_
     limit = ["--cluster-param", "time_min=1", "--detach"]
     assert main(bench(results, "--seeds", "0", *limit, *fast_args(**long))) == 0
     [folder] = Store(results).all_folders()
-    job = read_job(folder)["job_id"]
+    job = jobfile.read(folder)["job_id"]
     wait_for(lambda: folder.file("checkpoint.pt").exists(), 120, "the first checkpoint")
     os.kill(folder.status()["pid"], signal.SIGSTOP)
     threads = torch.get_num_threads()

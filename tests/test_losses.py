@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods import losses as L
 from bench.perf import reference as R
+from methods import losses as L
 
 KERNELS = ("dsn19", "single", "median")
 VARIANTS = ("reference", "normalized")

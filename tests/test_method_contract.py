@@ -5,12 +5,12 @@ import math
 
 import pytest
 import torch
+from method_batches import create, make_batch
 
 from bench import registry
 from bench.store import Store
 
 from helpers import run, spec
-from method_batches import create, make_batch
 
 NAMES = registry.methods().names()
 SHAPES = [(4, 6), (0, 6), (4, 0)]  # (b_p, b_u): a mixed batch, no pairs (r = 0), no unpaired rows (r = 1)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from bench.errors import BenchError
-from tasks.protein import features
-from tasks.protein.towers import IdentityTower, MLPTower, protein_views, text_views
+from tasks.protein import Protein, features
+from tasks.protein.towers import IdentityTower, text_views
 from tasks.protein.validate import STANDARD
 
 
@@ -59,18 +60,22 @@ def test_tiny_esm2_features_are_deterministic():
     np.testing.assert_allclose(first, second[::-1], atol=1e-5)
 
 
-def test_protein_tower_reads_the_whole_sequence_row():
-    tower = MLPTower(6, 8).eval()
+def test_protein_towers_read_the_whole_sequence_row_and_keep_the_text_features():
+    task = Protein(source="synthetic", tower_width=8)
+    data = SimpleNamespace(train_a=SimpleNamespace(features=torch.zeros(2, 3, 6)), train_b=torch.zeros(2, 5))
+    protein, text = task.encoders(data)
+    protein.eval()
     x = torch.randn(4, 3, 6)
-    assert tower.out_dim == 8
-    torch.testing.assert_close(tower(x), tower(x[:, 0]))
-    assert IdentityTower(5).out_dim == 5
+    assert protein.out_dim == 8 and any(isinstance(m, torch.nn.Dropout) for m in protein.modules())
+    torch.testing.assert_close(protein(x), protein(x[:, 0]))
+    assert isinstance(text, IdentityTower) and text.out_dim == 5
 
 
 def test_protein_views_are_two_different_crops():
     n, k = 200, 3
     x = torch.arange(n)[:, None, None] * 10 + torch.arange(1 + k)[None, :, None].float()
-    v1, v2 = protein_views(x.expand(n, 1 + k, 2).clone(), torch.Generator().manual_seed(0))
+    task = Protein(source="synthetic", n_crops=k)
+    v1, v2 = task.views("a", x.expand(n, 1 + k, 2).clone(), torch.Generator().manual_seed(0))
     row1, row2 = v1[:, 0] % 10, v2[:, 0] % 10
     assert ((row1 >= 1) & (row2 >= 1)).all() and (row1 != row2).all()
     assert torch.equal(v1[:, 0] // 10, torch.arange(n).float())

@@ -1,5 +1,8 @@
 """rs data: local and hub-schema readers, the no-data message, keywords, and the views."""
 
+import re
+from pathlib import Path
+
 import datasets
 import pytest
 import rs_files
@@ -92,3 +95,98 @@ def test_inputs_keep_every_caption(tmp_path):
         list(range(4)) * 5
     )
     assert x["zs/aid/prompts"].shape[0] == 3 and len(x["zs/aid/images"]) == 6
+
+
+def _mean_colours(images: list[bytes]) -> torch.Tensor:
+    return ImagePool(images, 16).take(torch.arange(len(images))).float().mean(dim=(2, 3))
+
+
+def test_synthetic_source_scenes_follow_their_class_and_captions_name_it():
+    from tasks.rs import synthetic
+
+    train = sources.captions("ucm", "synthetic:64", "train")
+    zs = sources.classes("aid", "synthetic:64")
+    assert len(train.images) == 64 and all(len(c) == synthetic.N_CAPTIONS for c in train.captions)
+    assert zs.classes == list(synthetic.CLASSES) and len(zs.images) == 32
+    assert sorted(set(zs.labels)) == list(range(len(synthetic.CLASSES)))  # every class appears
+    names = [c.replace("_", " ") for c in synthetic.CLASSES]
+    train_labels = []
+    for caps in train.captions:
+        named = {i for i, n in enumerate(names) if all(f" {n} " in f" {c[:-1]} " for c in caps)}
+        assert len(named) == 1, caps  # every caption names the one class of its image
+        train_labels.append(named.pop())
+    # the scene follows the class: the nearest class-mean colour of the train images finds the label
+    colour, labels = _mean_colours(train.images), torch.tensor(train_labels)
+    present = sorted(set(train_labels))
+    centres = torch.stack([colour[labels == c].mean(0) for c in present])
+    guess = torch.tensor(present)[torch.cdist(_mean_colours(zs.images), centres).argmin(1)]
+    seen = torch.isin(torch.tensor(zs.labels), guess.new_tensor(present))
+    assert (guess[seen] == torch.tensor(zs.labels)[seen]).float().mean() >= 0.9
+
+
+def test_synthetic_sets_and_splits_differ_but_repeat_exactly():
+    a = sources.captions("rsicd", "synthetic:8", "train")
+    assert a == sources.captions("rsicd", "synthetic:8", "train")
+    assert a.images != sources.captions("sydney", "synthetic:8", "train").images
+    test = sources.captions("rsicd", "synthetic:8", "test")
+    assert len(test.images) == 2 and not set(test.images) & set(a.images)
+    assert len(sources.captions("rsicd", "synthetic", "train").images) == 100  # the default N
+
+
+def test_source_synthetic_feeds_every_dataset_through_the_readers():
+    from tasks.rs import RemoteSensing
+
+    p = RemoteSensing(source="synthetic:12", zero_shot="aid,rsscn7").p
+    raw = data.read(p)
+    assert len(raw.train.images) == 36 and set(raw.tests) == {"rsicd", "ucm", "sydney"}
+    assert all(len(t.images) == 3 for t in raw.tests.values()) and set(raw.zero_shot) == {"aid", "rsscn7"}
+    one = RemoteSensing(ucm="synthetic:4", datasets="ucm", zero_shot="none").p  # a single set, generated
+    assert len(data.read(one).train.images) == 4
+
+
+@pytest.mark.parametrize("spec", ["synthetic:x", "synthetic:1", "synthetic:-3"])
+def test_a_malformed_synthetic_source_is_one_line(spec):
+    from tasks.rs import RemoteSensing
+
+    with pytest.raises(BenchError, match=r"^task rs: .*write synthetic or synthetic:N with N ≥ 2[^\n]*$"):
+        RemoteSensing(source=spec)
+    with pytest.raises(BenchError, match="write synthetic or synthetic:N"):
+        sources.captions("ucm", spec, "train")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "frozen", "n_views": 1}, "n_views must be at least 2 in frozen mode"),
+        ({"datasets": "rsicd,coco"}, "datasets must name some of rsicd, ucm, sydney"),
+        ({"datasets": "none"}, "datasets must name some of"),
+        ({"zero_shot": "aid,imagenet"}, "zero_shot may name only"),
+        ({"source": "hf:someone/rs"}, "source must be local:ROOT, synthetic"),
+        ({"templates": "a photo of a place."}, "each with {c}"),
+        ({"n_captions": 0}, "n_captions, n_keywords and eval_batch must be ≥ 1"),
+        ({"steps": 0}, "steps must be at least 1"),
+    ],
+)
+def test_check_refuses_combinations_that_cannot_work(params, message):
+    from tasks.rs import RemoteSensing
+
+    with pytest.raises(BenchError, match=f"^task rs: .*{re.escape(message)}"):
+        RemoteSensing(**params)
+
+
+def test_check_accepts_one_view_when_fine_tuning():
+    from tasks.rs import RemoteSensing
+
+    assert RemoteSensing(mode="finetune", n_views=1).p["n_views"] == 1
+
+
+def test_the_fingerprint_of_generated_data_follows_the_generator_code(tmp_path, monkeypatch):
+    from tasks.rs import RemoteSensing, synthetic
+
+    p = RemoteSensing(source="synthetic:8", zero_shot="none").p
+    before = data.fingerprint(p)
+    assert set(before) == {"rsicd", "ucm", "sydney"} and before == data.fingerprint(p)
+    edited = tmp_path / "synthetic.py"
+    edited.write_text(Path(synthetic.__file__).read_text() + "# an edit\n")
+    monkeypatch.setattr(synthetic, "__file__", str(edited))
+    assert data.fingerprint(p) != before

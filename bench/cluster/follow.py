@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench.cluster import jobfile
 from bench.cluster.launch import Batch
-from bench.cluster.scheduler import Jobs
-from bench.status import CellStatus, cell_status, slurm_view
+from bench.status import CellStatus, JobView, cell_status
 from bench.sweep import Cell
 
 POLL_S = 1.0
@@ -26,7 +26,7 @@ _LOCAL_STATES = {"RUNNING": "RUNNING", "FINISHED": "COMPLETED", "INTERRUPTED": "
 
 
 def follow(cluster: str, batches: list[Batch], cells: list[Cell], results: Path) -> dict[str, CellStatus]:
-    """Wait until every cell is done, failed or interrupted; run_id → its status."""
+    """Wait until every cell has settled (done, failed, pruned or interrupted); run_id → its status."""
     bar = tqdm(total=len(cells), desc=f"{cluster} jobs", unit="run", dynamic_ncols=True)
     try:
         if cluster == "debug":
@@ -56,14 +56,23 @@ def follow(cluster: str, batches: list[Batch], cells: list[Cell], results: Path)
 
 
 def current(cluster: str, batches: list[Batch], cells: list[Cell]) -> dict[str, CellStatus]:
-    """Each cell's status now."""
+    """Each cell's status now: SLURM jobs as SLURM sees them, local and debug jobs as submitit does."""
     folders = [cell.folder for cell in cells]
-    if cluster == "slurm":
-        jobs = slurm_view(folders)
-    else:
-        states = {j.job_id: _LOCAL_STATES.get(j.state) for b in batches for j in b.jobs}
-        jobs = Jobs({k: v for k, v in states.items() if v}, frozenset(states), cluster)
-    return {folder.run_id: cell_status(folder, jobs) for folder in folders}
+    jobs = jobfile.views(folders)
+    if cluster != "slurm":
+        jobs.update(_submitit_views(batches))
+    return {folder.run_id: cell_status(folder, jobs.get(folder.run_id)) for folder in folders}
+
+
+def _submitit_views(batches: list[Batch]) -> dict[str, JobView]:
+    """run_id → the view of its local or debug job, from the job objects of this process (a job in no
+    state that says it runs has ended)."""
+    found = {}
+    for batch in batches:
+        for cell, job in zip(batch.cells, batch.jobs, strict=True):
+            record = {"job_id": job.job_id, "stderr": str(job.paths.stderr)}
+            found[cell.folder.run_id] = jobfile.view(record, _LOCAL_STATES.get(job.state), gone=True)
+    return found
 
 
 def _offer_cancel(cluster: str, batches: list[Batch], now: Callable[[], dict], results: Path) -> None:

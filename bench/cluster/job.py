@@ -12,6 +12,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from bench import states
 from bench.execute import execute, now
 from bench.store import RunFolder
 
@@ -42,7 +43,7 @@ class CellJob:
         try:
             return execute(folder, force=self.force, device=device)
         except SystemExit:  # submitit's exit after checkpoint() and the requeue: not a failure
-            folder.write_status(state="requeued", requeued_at=now())
+            folder.write_status(state=states.REQUEUED, requeued_at=now())
             raise
 
     def checkpoint(self) -> object:
@@ -57,15 +58,15 @@ def _no_gpu(folder: RunFolder, gpus: int) -> str:
     import torch
 
     if not folder.lock.acquire():
-        return "busy"
+        return states.BUSY
     try:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
         error = (
             f"RuntimeError: the job asked for {gpus} GPU(s) but torch {torch.__version__} sees none "
             f"(CUDA_VISIBLE_DEVICES={visible}, built for CUDA {torch.version.cuda})"
         )
-        folder.write_status(state="failed", error=error, failed_at=now())
+        folder.write_status(state=states.FAILED, error=error, failed_at=now())
         folder.log(error)
-        return "failed"
+        return states.FAILED
     finally:
         folder.lock.release()

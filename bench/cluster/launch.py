@@ -2,9 +2,9 @@
 
 `Launcher.prepare` checks everything before anything is written: the profile, its per-method overrides
 and the run's own (--cluster-param), and for slurm the cluster itself (bench/cluster/preflight.py).
-`submit` freezes the code (bench/snapshot.py), marks each cell queued, submits one job array per
-distinct resource request, and records each cell's job in its job.json. Cells done already (unless
-forced), and cells queued or running elsewhere, are not submitted again.
+`submit` freezes the code (bench/cluster/snapshot.py), marks each cell queued, submits one job array per
+distinct resource request, and records each cell's job in its job.json (bench/cluster/jobfile.py). Cells
+done already (unless forced), and cells queued or running elsewhere, are not submitted again.
 
 slurm queues the jobs; local runs each cell at once in its own process (no scheduler, no queue);
 debug runs them one after another in this process when followed, like the in-process run.
@@ -23,17 +23,16 @@ import submitit
 import yaml
 from submitit.core.utils import FailedJobError
 
-from bench import atomic, registry
+from bench import registry, states
+from bench.cluster import jobfile
 from bench.cluster.job import CellJob
 from bench.cluster.preflight import preflight
 from bench.cluster.profile import Profile, load_profile
-from bench.cluster.scheduler import ACTIVE
 from bench.cluster.snapshot import setup_lines, take
 from bench.errors import BenchError
 from bench.execute import now
 from bench.params import parse_assignments
 from bench.spec import RunSpec
-from bench.status import JOB_FILE, read_job, slurm_view
 from bench.store import RunFolder, Store
 from bench.sweep import Cell
 
@@ -119,7 +118,7 @@ class Launcher:
                 last = (str(err).strip().splitlines() or [type(err).__name__])[-1]
                 raise BenchError(f"--cluster {self.cluster}: submission failed{after}: {last}") from None
             for cell, job in zip(batch.cells, batch.jobs, strict=True):
-                _record(cell.folder, self.cluster, job, snapshot)
+                jobfile.write(cell.folder, self.cluster, job, snapshot, now())
             submitted.append(batch)
             ids = ", ".join(sorted({job.job_id.split("_")[0] for job in batch.jobs}))
             where = "to run here, one after another" if self.cluster == "debug" else f"→ job {ids}"
@@ -128,13 +127,13 @@ class Launcher:
 
     def _todo(self, cells: list[Cell], force: bool) -> list[Cell]:
         """The cells to submit: not done (unless forced), not queued or running in a SLURM job already."""
-        jobs = slurm_view(c.folder for c in cells) if self.cluster == "slurm" else None
+        jobs = jobfile.views(c.folder for c in cells)
         todo = []
         for cell in cells:
-            job_id = read_job(cell.folder).get("job_id")
-            if jobs is not None and jobs.states.get(job_id) in ACTIVE:
-                print(f"already queued or running as job {job_id}: {cell.spec.label()}")
-            elif force or cell.folder.status().get("state") != "done":
+            job = jobs.get(cell.folder.run_id)
+            if job and job.phase in (states.JOB_WAITING, states.JOB_STARTED):
+                print(f"already queued or running as job {job.job_id}: {cell.spec.label()}")
+            elif force or cell.folder.status().get("state") != states.DONE:
                 todo.append(cell)
         return todo
 
@@ -180,7 +179,7 @@ def _claim(folder: RunFolder) -> dict | None:
         return None
     try:
         previous = folder.status()
-        folder.write_status(state="queued", queued_at=now())
+        folder.write_status(state=states.QUEUED, queued_at=now())
         return previous
     finally:
         folder.lock.release()
@@ -191,18 +190,3 @@ def _restore(folder: RunFolder, previous: dict) -> None:
         folder.write_status(**previous)
     else:
         folder.file("status.json").unlink(missing_ok=True)
-
-
-def _record(folder: RunFolder, cluster: str, job: submitit.Job, snapshot: Path | None) -> None:
-    atomic.write_json(
-        folder.file(JOB_FILE),
-        {
-            "cluster": cluster,
-            "job_id": job.job_id,
-            "array_id": job.job_id.split("_")[0],
-            "submitted_at": now(),
-            "stdout": str(job.paths.stdout),
-            "stderr": str(job.paths.stderr),
-            "snapshot": str(snapshot) if snapshot else None,
-        },
-    )

@@ -13,6 +13,8 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bench import states
+
 ACTIVE = {
     "PENDING",
     "CONFIGURING",
@@ -42,15 +44,26 @@ ENDINGS = {
 
 @dataclass(frozen=True)
 class Jobs:
-    """Job id → state on `cluster`; `covers`: the asked ids of which one missing from `states` has left
-    the scheduler (squeue answered), as opposed to merely being unknown."""
+    """SLURM job id → state; `covers`: the asked ids of which one missing from `states` has left the
+    scheduler (squeue answered), as opposed to merely being unknown."""
 
     states: dict[str, str] = field(default_factory=dict)
     covers: frozenset[str] = frozenset()
-    cluster: str = "slurm"
 
     def gone(self, job_id: str) -> bool:
         return job_id not in self.states and job_id in self.covers
+
+
+def phase(state: str | None, gone: bool = False) -> str | None:
+    """The scheduler's word for a job as bench/states.py says it: waiting, started or ended; None when
+    nothing is known (no state, and not known to have left the queue)."""
+    if state in STARTED:
+        return states.JOB_STARTED
+    if state in ACTIVE:
+        return states.JOB_WAITING
+    if state is not None or gone:
+        return states.JOB_ENDED
+    return None
 
 
 def ending(state: str | None) -> str:
@@ -68,13 +81,13 @@ def query(job_ids: Iterable[str], timeout_s: float = 10.0) -> Jobs:
     arrays = sorted({job.split("_")[0] for job in asked})
     queued = _table(["squeue", "--me", "-h", "-r", "-o", "%i|%T"], timeout_s)
     ended = _table(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(arrays)], timeout_s) or {}
-    states = {}
+    known = {}
     for job in asked:
         # an array task that never started may only have its array's record ("12", or "12_[3-5]")
         state = (queued or {}).get(job) or ended.get(job) or ended.get(job.split("_")[0])
         if state:
-            states[job] = state
-    return Jobs(states, asked if queued is not None else frozenset())
+            known[job] = state
+    return Jobs(known, asked if queued is not None else frozenset())
 
 
 def _table(command: list[str], timeout_s: float) -> dict[str, str] | None:

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from bench import atomic
-from bench.errors import BenchError
 from bench.codeversion import tree_version
+from bench.errors import BenchError
 from bench.spec import ROOT
 
 PACKAGES = ("bench", "methods", "tasks")

@@ -119,9 +119,13 @@ def setup(
 
     steps = hp["steps"]
     if method.needs_pairs and shape.paired == 0:
-        out.log(f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model")
+        out.log(
+            f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model"
+        )
         steps = 0
-    out.log(f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B")
+    out.log(
+        f"split: {len(split.paired)} paired, {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B"
+    )
     out.log(f"batch: {shape.paired} paired + {shape.unpaired} unpaired rows per modality; {steps} steps")
     sampler = BatchSampler(split, shape, spec.seed)
     view_gen = torch.Generator().manual_seed(10_000 + spec.seed)

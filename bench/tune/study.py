@@ -114,7 +114,11 @@ def objective(cfg: StudyConfig, trial: optuna.Trial) -> float:
         if key not in metrics:  # an unknown --metric: said after the run, with the metrics it has
             return None
         trial.report(float(metrics[key]), step)
-        return f"pruned by study {cfg.name} (trial {trial.number}) at step {step}" if trial.should_prune() else None
+        return (
+            f"pruned by study {cfg.name} (trial {trial.number}) at step {step}"
+            if trial.should_prune()
+            else None
+        )
 
     state = execute(folder, on_eval=on_eval)
     if state == states.PRUNED:

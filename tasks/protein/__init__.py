@@ -13,19 +13,22 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bench.errors import BenchError
 from bench.params import Param
+from tasks._shared import MLPTower, two_rows
 from tasks.base import Task, TaskData
 from tasks.protein import sources
 from tasks.protein.evaluate import EvalData, evaluate, evaluate_items
 from tasks.protein.pipeline import STD_FLOOR, Pipeline
-from tasks.protein.towers import IdentityTower, MLPTower, ProteinPool, protein_views, text_views
+from tasks.protein.towers import IdentityTower, ProteinPool, text_views
 
 
 class Protein(Task):
     name = "protein"
+    label = "Protein ↔ function"
+    order = 20
     primary_metric = "a2b_r1"
     train_defaults = {"steps": 400}
+    debian_packages = ("metastudent-data", "ncbi-blast+", "mmseqs2")
     params = {
         "source": Param("debian:metastudent", f"where the proteins come from: {sources.FORMS}"),
         "n_train": Param(20000, "train proteins, a seeded subset (0: every protein not in the test set)"),
@@ -63,23 +66,36 @@ class Protein(Task):
         "same_text_positives": Param(True, "identical texts in a batch are positives of each other"),
     }
 
-    def __init__(self, **values: Any):
-        p = {name: param.default for name, param in self.declared_params().items()} | values
-        checks = [
-            (p["n_crops"] >= 2, "n_crops must be at least 2 (two different crops make the two views)"),
-            (0 < p["crop_min"] <= 1, "crop_min must be in (0, 1]"),
-            (0 < p["identity"] <= 1, "identity must be in (0, 1]"),
-            (min(p["n_train"], p["n_test"], p["max_len"]) >= 0, "n_train, n_test and max_len must be ≥ 0"),
-            (p["zs_classes"] >= 2, "zs_classes must be at least 2"),
-            (0 <= p["text_dropout"] < 1, "text_dropout must be in [0, 1)"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise BenchError(f"task protein: {message}")
-        for name, param in self.params.items():
-            param.check(name, p[name])
+    smoke_params = {
+        "source": "synthetic:200",
+        "n_train": 150,
+        "n_test": 40,
+        "split": "random",
+        "n_crops": 2,
+        "tower_width": 32,
+        "steps": 5,
+        "batch_size": 16,
+        "checkpoint_every": 0,
+    }
+    bad_params = {"n_crops": 1}
+
+    def check(self, p: dict[str, Any]) -> None:
+        super().check(p)
+        self.refuse(
+            [
+                (p["n_crops"] >= 2, "n_crops must be at least 2 (two different crops make the two views)"),
+                (0 < p["crop_min"] <= 1, "crop_min must be in (0, 1]"),
+                (0 < p["identity"] <= 1, "identity must be in (0, 1]"),
+                (
+                    min(p["n_train"], p["n_test"], p["max_len"]) >= 0,
+                    "n_train, n_test and max_len must be ≥ 0",
+                ),
+                (p["zs_classes"] >= 2, "zs_classes must be at least 2"),
+                (0 <= p["text_dropout"] < 1, "text_dropout must be in [0, 1)"),
+                (p["tower_width"] >= 1, "tower_width must be at least 1"),
+            ]
+        )
         sources.normalise(p["source"])
-        super().__init__(**p)
 
     def prepare(self) -> dict[str, Any]:
         """Build (or find) every cached stage; return the counts and the build seconds of this call."""
@@ -117,13 +133,12 @@ class Protein(Task):
         """A trainable MLP on the frozen protein features; the text features as they are (identity):
         MiniLM already gives a semantic embedding and the harness's head is a trainable residual MLP,
         so a second MLP would only add parameters to fit from few pairs."""
-        return MLPTower(data.train_a.features.shape[-1], self.p["tower_width"]), IdentityTower(
-            data.train_b.shape[1]
-        )
+        tower = MLPTower(data.train_a.features.shape[-1], self.p["tower_width"], dropout=0.1)
+        return tower, IdentityTower(data.train_b.shape[1])
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         if side == "a":
-            return protein_views(x, generator)
+            return two_rows(x, 1, generator)  # two different cached crops (rows 1..K)
         return text_views(x, generator, self.p["text_dropout"], self.p["text_noise"])
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:

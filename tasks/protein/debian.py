@@ -25,7 +25,8 @@ DATA = Path("/usr/share/metastudent-data/dataset_201401")
 BLAST_DB = DATA / "MFO" / "goasp.fasta"
 ANNOTATIONS = DATA / "MFO" / "goasp_annot.dat"
 NAMES = DATA / "nameMapping.txt"
-PACKAGES = ["metastudent-data", "ncbi-blast+"]
+PACKAGES = ("metastudent-data", "ncbi-blast+")  # among the protein task's debian_packages
+OTHER_SOURCES = "or use another source: source=local:DIR (a FASTA and a TSV) or source=synthetic"
 ROOT_TERM = "GO:0003674"
 N_PROTEINS = 459_503
 
@@ -37,8 +38,10 @@ def _files_present() -> bool:
 
 def ensure_installed() -> None:
     """Install the Debian packages when missing (as root), else a BenchError saying how."""
+    from tasks.protein import Protein  # the package imports this module: only at call time
+
     if not _files_present():
-        apt.ensure(PACKAGES, "the source debian:metastudent")
+        apt.ensure(Protein, PACKAGES, "the source debian:metastudent", OTHER_SOURCES)
     if not _files_present():
         raise BenchError(
             f"metastudent-data is installed but {DATA} lacks its files; reinstall it with "

@@ -21,8 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tasks._shared import embed_pool, model_device
 from tasks.metrics import retrieval, zero_shot
 from tasks.protein.towers import ProteinPool
+
+EMBED_BATCH = 1024
 
 
 @dataclass
@@ -39,25 +42,14 @@ class EvalData:
     zs_classes: int
 
 
-def _device(model: Any) -> torch.device:
-    """Where the model's parameters live (CPU for a model without any)."""
-    params = model.parameters() if isinstance(model, torch.nn.Module) else iter(())
-    return next(params, torch.empty(0)).device
-
-
-def _embed(fn: Any, x: Tensor, device: torch.device, batch: int = 1024) -> Tensor:
-    """fn over x in batches, each moved to `device`; the embeddings come back on the CPU."""
-    return torch.cat([fn(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
-
-
 def nearest_text(query: Tensor, reference: Tensor, reference_text: Tensor, batch: int = 1024) -> Tensor:
     """Text id of the most cosine-similar reference row of each query row (first one on ties)."""
     ref = torch.nn.functional.normalize(reference, dim=1)
-    out = []
-    for i in range(0, len(query), batch):
-        q = torch.nn.functional.normalize(query[i : i + batch], dim=1)
-        out.append(reference_text[(q @ ref.T).argmax(dim=1)])
-    return torch.cat(out)
+
+    def nearest(q: Tensor) -> Tensor:
+        return reference_text[(torch.nn.functional.normalize(q, dim=1) @ ref.T).argmax(dim=1)]
+
+    return embed_pool(nearest, query, ref.device, batch)
 
 
 def zs_classes(test_text: Tensor, k: int) -> Tensor:
@@ -70,9 +62,9 @@ def zs_classes(test_text: Tensor, k: int) -> Tensor:
 def evaluate(model: Any, data: EvalData, paired: Tensor) -> dict[str, float]:
     """All metrics of the protein task for a model with embed_a / embed_b (unit rows)."""
     gallery = data.gallery
-    device = _device(model)
-    za = _embed(model.embed_a, data.test_a, device)
-    zb = _embed(model.embed_b, data.gallery_b, device)
+    device = model_device(model)
+    za = embed_pool(model.embed_a, data.test_a, device, EMBED_BATCH)
+    zb = embed_pool(model.embed_b, data.gallery_b, device, EMBED_BATCH)
     out = retrieval(za, zb, data.test_text[:, None] == gallery[None, :])
 
     classes = zs_classes(data.test_text, data.zs_classes)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench.engine.device import default_device
 from bench.errors import BenchError
 from tasks.protein.validate import STANDARD
 
@@ -124,7 +125,7 @@ def load_esm(weights: str):
 def esm2(sequences: list[str], weights: str, max_tokens: int = 8192) -> np.ndarray:
     """(n, width) float32: ESM-2 last-layer mean over residues (sequences cut at 1,022 residues)."""
     model, alphabet = load_esm(weights)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = default_device()
     model = model.eval().to(device)
     convert = alphabet.get_batch_converter()
     out = np.zeros((len(sequences), model.embed_dim), np.float32)
@@ -156,7 +157,7 @@ def _sentence_model(encoder: str):
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(encoder, device="cuda" if torch.cuda.is_available() else "cpu")
+        return SentenceTransformer(encoder, device=str(default_device()))
     except Exception as exc:  # hub and file errors come in many types
         raise BenchError(
             f"cannot load text encoder {encoder!r} ({type(exc).__name__}); use text_encoder=minilm (offline) "

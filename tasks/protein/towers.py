@@ -1,9 +1,10 @@
 """Encoder inputs and towers of the protein task, and the views of the self-supervised term.
 
 A protein's input is a (1 + K, F) block of standardised frozen features: row 0 the whole sequence,
-rows 1..K its cached random crops. The protein tower reads row 0 (a 2-D input is taken as whole
-sequences); `protein_views` picks two different crops per protein. A text's input is its
-standardised sentence embedding; its views are dropout and Gaussian noise in feature space.
+rows 1..K its cached random crops. The protein tower (tasks/_shared.py `MLPTower`) reads row 0 (a 2-D
+input is taken as whole sequences); the views are two different crops per protein
+(tasks/_shared.py `two_rows`). A text's input is its standardised sentence embedding; its views are
+dropout and Gaussian noise in feature space.
 """
 
 from __future__ import annotations
@@ -29,20 +30,6 @@ class ProteinPool:
         return (self.features[idx, 0].float() - self.mean) / self.std
 
 
-class MLPTower(nn.Module):
-    """Trainable MLP on frozen protein features: Linear → GELU → Dropout → Linear → GELU; out_dim = hidden."""
-
-    def __init__(self, in_dim: int, hidden: int, dropout: float = 0.1):
-        super().__init__()
-        self.out_dim = hidden
-        self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU()
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x[:, 0] if x.dim() == 3 else x)
-
-
 class IdentityTower(nn.Module):
     """The frozen sentence embedding as it is; the harness's projection head is the trainable part."""
 
@@ -52,15 +39,6 @@ class IdentityTower(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x
-
-
-def protein_views(x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Two different random crops (rows 1..K) of each protein of x (n, 1 + K, F)."""
-    n, k = x.shape[0], x.shape[1] - 1
-    first = torch.randint(k, (n,), generator=generator, device=generator.device).to(x.device)
-    shift = torch.randint(1, k, (n,), generator=generator, device=generator.device).to(x.device)
-    rows = torch.arange(n, device=x.device)
-    return x[rows, 1 + first], x[rows, 1 + (first + shift) % k]
 
 
 def text_views(x: Tensor, generator: torch.Generator, dropout: float, noise: float) -> tuple[Tensor, Tensor]:

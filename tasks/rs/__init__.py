@@ -1,10 +1,11 @@
-"""rs: remote sensing image (A) ↔ caption (B), the S-CLIP benchmark (tasks.md, "rs").
+"""rs: remote sensing image (A) ↔ caption (B), the S-CLIP benchmark (docs/tasks.md, "rs").
 
 Train pool RS-ALL (the train splits of RSICD, UCM-Captions, Sydney-Captions); retrieval on their
 test splits over all five captions; zero-shot on RSICD-CLS, UCM-CLS, WHU-RS19, RSSCN7 and AID.
 Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
-`finetune` (end to end on raw pixels). Data: sources.py and data.py; inputs of both modes:
-inputs.py and features.py; towers.py; images.py (views); evaluate.py.
+`finetune` (end to end on raw pixels). Data: sources.py and data.py (`source=synthetic[:N]`:
+generated scenes that need no download, synthetic.py); inputs of both modes: inputs.py and
+features.py; towers.py; images.py (views); evaluate.py.
 """
 
 from __future__ import annotations
@@ -15,32 +16,28 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bench.errors import BenchError
 from bench.params import Param
+from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
-from tasks.rs import data, features, inputs, sources, towers
+from tasks.rs import data, features, inputs, sources, synthetic, towers
 from tasks.rs.evaluate import evaluate, evaluate_items
 from tasks.rs.images import augment
 
-SOURCE_HELP = "hf:<repo> or local:DIR"
-
-
-def _two_rows(x: Tensor, first: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Two different rows among first.. of each item of x (n, k, ...)."""
-    n, k = x.shape[0], x.shape[1] - first
-    one = torch.randint(k, (n,), generator=gen)
-    other = (one + torch.randint(1, k, (n,), generator=gen)) % k if k > 1 else one
-    rows = torch.arange(n)
-    return x[rows, first + one.to(x.device)], x[rows, first + other.to(x.device)]
+SOURCE_HELP = "hf:<repo>, local:DIR or synthetic[:N]"
 
 
 class RemoteSensing(Task):
     name = "rs"
+    label = "Remote sensing"
+    order = 30
     primary_metric = "zs_top1_mean"
     train_defaults = {"steps": 1000, "batch_size": 64, "encoder_lr": 5e-5}
     params = {
         "source": Param(
-            "", "local:ROOT: every dataset from local:ROOT/<its name> (overrides the ones below)"
+            "",
+            "local:ROOT: every dataset from local:ROOT/<its name>; synthetic[:N]: every dataset "
+            f"generated (offline, N train items per caption set, default {synthetic.DEFAULT_N}); "
+            "overrides the ones below",
         ),
         **{d: Param(s, f"caption set {d}: {SOURCE_HELP}") for d, s in sources.CAPTION_SETS.items()},
         **{z: Param(s, f"zero-shot set {z}: {SOURCE_HELP}") for z, s in sources.ZS_SETS.items()},
@@ -68,20 +65,57 @@ class RemoteSensing(Task):
         "eval_batch": Param(256, "rows per forward pass in evaluation"),
     }
 
+    smoke_params = {
+        "source": "synthetic:8",
+        "encoder": "rs-tiny",
+        "pretrained": "none",
+        "n_views": 2,
+        "n_captions": 2,
+        "steps": 5,
+        "batch_size": 8,
+        "checkpoint_every": 0,
+        "eval_batch": 64,
+    }
+    bad_params = {"mode": "frozen", "n_views": 1}
+
     def __init__(self, **values: Any):
-        p = {name: param.default for name, param in self.declared_params().items()} | values
-        for name, param in self.params.items():
-            param.check(name, p[name])
-        if p["mode"] == "frozen" and p["n_views"] < 2:
-            raise BenchError("task rs: n_views must be at least 2 (two different cached views)")
-        if not data.names(p["datasets"]) or set(data.names(p["datasets"])) - set(sources.CAPTION_SETS):
-            raise BenchError(f"task rs: datasets must name some of {', '.join(sources.CAPTION_SETS)}")
-        if set(data.names(p["zero_shot"])) - set(sources.ZS_SETS):
-            raise BenchError(f"task rs: zero_shot may name only {', '.join(sources.ZS_SETS)}")
-        if p["source"] and not p["source"].startswith("local:"):
-            raise BenchError("task rs: source must be local:ROOT (or empty)")
-        super().__init__(**p)
+        super().__init__(**values)
         self._model = None
+
+    def check(self, p: dict[str, Any]) -> None:
+        super().check(p)
+        datasets, zero_shot, source = data.names(p["datasets"]), data.names(p["zero_shot"]), p["source"]
+        templates = inputs.templates(p)
+        self.refuse(
+            [
+                (
+                    p["mode"] != "frozen" or p["n_views"] >= 2,
+                    "n_views must be at least 2 in frozen mode (two different cached views)",
+                ),
+                (
+                    bool(datasets) and not set(datasets) - set(sources.CAPTION_SETS),
+                    f"datasets must name some of {', '.join(sources.CAPTION_SETS)}",
+                ),
+                (
+                    not set(zero_shot) - set(sources.ZS_SETS),
+                    f"zero_shot may name only {', '.join(sources.ZS_SETS)}",
+                ),
+                (
+                    source in ("", "synthetic") or source.startswith(("local:", "synthetic:")),
+                    "source must be local:ROOT, synthetic[:N], or empty (each dataset its own source)",
+                ),
+                (
+                    bool(templates) and all("{c}" in t for t in templates),
+                    "templates must be one or more '|'-separated prompts, each with {c} (the class name)",
+                ),
+                (
+                    min(p["n_captions"], p["n_keywords"], p["eval_batch"]) >= 1,
+                    "n_captions, n_keywords and eval_batch must be ≥ 1",
+                ),
+            ]
+        )
+        if source.startswith("synthetic"):
+            synthetic.size(source)
 
     def prepare(self) -> dict[str, Any]:
         """Fetch every dataset (and the weights); in frozen mode build the feature cache."""
@@ -120,9 +154,9 @@ class RemoteSensing(Task):
         """Images: two cached SimCLR views (frozen) or two fresh ones on raw pixels (finetune).
         Captions: two different captions of the same image."""
         if side == "b":
-            return _two_rows(x, 0, generator)
+            return two_rows(x, 0, generator)
         if self.p["mode"] == "frozen":
-            return _two_rows(x, 1, generator)
+            return two_rows(x, 1, generator)
         return augment(x, generator), augment(x, generator)
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:

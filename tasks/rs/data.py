@@ -3,6 +3,7 @@ captions per item, class prompts, and the keyword vocabulary of S-CLIP's keyword
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from tasks.rs import sources
+from tasks.rs import sources, synthetic
 from tasks.rs.sources import CaptionSplit, ClassSet
 
 STOPWORDS = frozenset(
@@ -37,12 +38,16 @@ def names(text: str) -> list[str]:
 
 
 def source_of(p: dict[str, Any], name: str) -> str:
-    """A dataset's source: `source=local:ROOT` makes it local:ROOT/<name>; else its own parameter."""
-    return f"local:{Path(p['source'][6:]) / name}" if p["source"] else p[name]
+    """A dataset's source: `source=local:ROOT` makes it local:ROOT/<name>, `source=synthetic[:N]` makes it
+    synthetic[:N]; with no `source`, its own parameter."""
+    if p["source"].startswith("local:"):
+        return f"local:{Path(p['source'][6:]) / name}"
+    return p["source"] or p[name]
 
 
 def fingerprint(p: dict[str, Any]) -> dict[str, Any]:
-    """What identifies the data: each source, and for local ones the size and time of every file."""
+    """What identifies the data: each source, for local ones the size and time of every file, and for
+    generated ones the generator's code (an edit to synthetic.py makes new data)."""
     out = {}
     for name in names(p["datasets"]) + names(p["zero_shot"]):
         source = source_of(p, name)
@@ -50,6 +55,8 @@ def fingerprint(p: dict[str, Any]) -> dict[str, Any]:
         out[name] = [source] + [
             (str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()
         ]
+        if source.startswith("synthetic"):
+            out[name].append(hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:16])
     return out
 
 

@@ -8,7 +8,6 @@ prompts of a class embedded by the text tower, averaged over templates and norma
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from statistics import mean
 from typing import Any
 
@@ -16,29 +15,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tasks.base import take
+from tasks._shared import embed_pool, model_device
 from tasks.metrics import retrieval, zero_shot
-
-
-def embed_all(embed: Callable[[Any], Tensor], items: Any, device: torch.device, batch: int) -> Tensor:
-    """Unit embeddings (CPU) of every row of a Tensor or a pool, `batch` rows at a time."""
-    chunks = [
-        embed(take(items, torch.arange(i, min(i + batch, len(items)))).to(device)).cpu()
-        for i in range(0, len(items), batch)
-    ]
-    return torch.cat(chunks)
 
 
 def ranked(model: Any, images: Any, texts: Any, owner: Tensor, batch: int) -> dict[str, float]:
     """a2b_r{k} and b2a_r{k} of images against texts; caption j belongs to image owner[j]."""
-    device = next(model.parameters()).device
-    za = embed_all(model.embed_a, images, device, batch)
-    zb = embed_all(model.embed_b, texts, device, batch)
+    device = model_device(model)
+    za = embed_pool(model.embed_a, images, device, batch)
+    zb = embed_pool(model.embed_b, texts, device, batch)
     return retrieval(za, zb, owner[None, :] == torch.arange(len(za))[:, None])
 
 
 def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -> dict[str, float]:
-    device = next(model.parameters()).device
+    device = model_device(model)
     out: dict[str, float] = {}
     for key in [k for k in inputs if k.startswith("ret/") and k.endswith("/owner")]:
         name = key.split("/")[1]
@@ -46,8 +36,8 @@ def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -
         out.update({f"{name}_{k}": v for k, v in metrics.items()})
     zs_names = [k.split("/")[1] for k in inputs if k.startswith("zs/") and k.endswith("/labels")]
     for name in zs_names:
-        za = embed_all(model.embed_a, inputs[f"zs/{name}/images"], device, batch)
-        zp = embed_all(model.embed_b, inputs[f"zs/{name}/prompts"], device, batch)
+        za = embed_pool(model.embed_a, inputs[f"zs/{name}/images"], device, batch)
+        zp = embed_pool(model.embed_b, inputs[f"zs/{name}/prompts"], device, batch)
         classes = F.normalize(zp.view(n_templates, -1, zp.shape[-1]).mean(0), dim=-1)
         out.update(zero_shot(za @ classes.T, inputs[f"zs/{name}/labels"], prefix=name))
     if zs_names:

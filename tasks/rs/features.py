@@ -7,14 +7,15 @@ fingerprint, so a change to any of them builds a new entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from bench import cache
-from tasks.base import take
+from bench.engine.device import default_device
+from tasks._shared import embed_pool
 from tasks.rs import data, inputs, towers
 from tasks.rs.images import augment
 
@@ -22,21 +23,23 @@ BATCH = 64
 VIEW_SEED = 20_000
 
 
-def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None) -> Tensor:
-    """Unit features of every row of `items` (a Tensor or a pool), in batches, half precision."""
-    out = []
-    for start in tqdm(range(0, len(items), BATCH), desc=desc, leave=False, disable=len(items) <= BATCH):
-        x = take(items, torch.arange(start, min(start + BATCH, len(items))))
-        x = view(x) if view else x
-        out.append(nn.functional.normalize(tower(x.to(device)).float(), dim=-1).half().cpu())
-    return torch.cat(out)
+def _encode(
+    tower: nn.Module, items: Any, device: torch.device, desc: str, view: Callable | None = None
+) -> Tensor:
+    """Unit features (half precision, CPU) of every row of `items` (a Tensor or a pool), BATCH rows at a
+    time, each batch first through `view` where given."""
+
+    def unit(x: Tensor) -> Tensor:
+        return nn.functional.normalize(tower(x).float(), dim=-1).half()
+
+    return embed_pool(unit, items, device, BATCH, transform=view, desc=desc)
 
 
 def build(p: dict[str, Any]) -> dict[str, Tensor]:
     raw = data.read(p)
     model, tokenize, size, mean, std = towers.build(p["encoder"], p["pretrained"])
     image, text = towers.towers(model, mean, std, pretrained=True)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     image, text = image.to(device).eval(), text.to(device).eval()
     raw_inputs = inputs.model_inputs(raw, tokenize, size, p)
     gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])

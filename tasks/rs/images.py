@@ -1,8 +1,8 @@
 """Raw images: decoding to fixed-size uint8 tensors, a lazily decoded pool, and SimCLR views.
 
-Views are drawn on raw pixels in [0, 1] (method.md): random resized crop, horizontal flip, colour
-jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale with p 0.2, Gaussian blur with p 0.5. The
-encoder normalises them afterwards exactly like an original image.
+Views are drawn on raw pixels in [0, 1] (docs/tasks.md, "Views and the SSL term"): random resized
+crop, horizontal flip, colour jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale with p 0.2,
+Gaussian blur with p 0.5. The encoder normalises them afterwards exactly like an original image.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import io
 import math
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torch import Tensor
 
@@ -57,6 +56,8 @@ def _crop_box(h: int, w: int, gen: torch.Generator) -> tuple[int, int, int, int]
 
 def augment_one(img: Tensor, gen: torch.Generator) -> Tensor:
     """One SimCLR view of a (3, H, W) image in [0, 1]."""
+    import torchvision.transforms.v2.functional as TF  # here: listing the tasks must not import torchvision
+
     h, w = img.shape[-2:]
     x = TF.resized_crop(img, *_crop_box(h, w, gen), [h, w], antialias=True)
     if _uniform(gen, 0, 1) < 0.5:

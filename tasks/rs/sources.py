@@ -1,8 +1,10 @@
-"""Where the remote sensing data comes from: `hf:<repo>` (Hugging Face hub) or `local:DIR`.
+"""Where the remote sensing data comes from: `hf:<repo>` (Hugging Face hub), `local:DIR`, or
+`synthetic[:N]` (generated scenes, offline: synthetic.py).
 
 Caption sets (RSICD, UCM, Sydney): a parquet per split with columns `filename`, `captions` (a list
 of strings) and `image` (a struct with `bytes`), as the hub gives them. Zero-shot sets: a hub
-image-classification dataset (an image column and a label column), or a folder per class.
+image-classification dataset (an image column and a label column), or a folder per class. Every
+source gives the same records (CaptionSplit, ClassSet: encoded images, captions, labels).
 """
 
 from __future__ import annotations
@@ -40,15 +42,19 @@ class ClassSet:
 
 
 def check(name: str, source: str) -> None:
-    """A one-line error unless `source` is `hf:<repo>` or `local:<dir>`."""
+    """A one-line error unless `source` is `hf:<repo>`, `local:<dir>` or `synthetic[:N]`."""
     if not source:
         raise BenchError(
             f"task rs: {name} has no source; set {name}=hf:<repo> or {name}=local:DIR "
-            f"({CLASS_LAYOUT if name in ZS_SETS else CAPTION_LAYOUT})"
+            f"({CLASS_LAYOUT if name in ZS_SETS else CAPTION_LAYOUT}), or {name}=synthetic"
         )
     kind, _, where = source.partition(":")
-    if kind not in ("hf", "local") or not where:
-        raise BenchError(f"task rs: {name}={source!r}: expected hf:<repo> or local:<dir>")
+    if kind == "synthetic":
+        from tasks.rs import synthetic
+
+        synthetic.size(source)
+    elif kind not in ("hf", "local") or not where:
+        raise BenchError(f"task rs: {name}={source!r}: expected hf:<repo>, local:<dir> or synthetic[:N]")
 
 
 def _missing(name: str, source: str, why: str) -> BenchError:
@@ -81,6 +87,10 @@ def _image_bytes(value) -> bytes:
 def captions(name: str, source: str, split: str) -> CaptionSplit:
     """The (image, captions) items of one split of a caption set."""
     check(name, source)
+    if source.startswith("synthetic"):
+        from tasks.rs import synthetic
+
+        return synthetic.captions(name, source, split)
     if source.startswith("hf:"):
         import datasets
 
@@ -99,6 +109,10 @@ def captions(name: str, source: str, split: str) -> CaptionSplit:
 def classes(name: str, source: str) -> ClassSet:
     """The labelled images of a zero-shot set (its test split where the hub has one)."""
     check(name, source)
+    if source.startswith("synthetic"):
+        from tasks.rs import synthetic
+
+        return synthetic.classes(name, source)
     if source.startswith("local:"):
         root = Path(source[6:])
         folders = sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []

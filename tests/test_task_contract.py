@@ -1,0 +1,89 @@
+"""The task contract (tasks/base.py), checked on every registered task with its own smoke parameters:
+it loads offline, its encoders and views have the shapes the harness relies on, one cell of it runs
+through the harness to `done` with a finite primary metric, and `check` refuses bad parameters."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bench import registry
+from bench.errors import BenchError
+from bench.execute import execute
+from bench.spec import RunSpec
+from bench.store import Store
+from tasks.base import take
+
+TASKS = registry.tasks().names()
+PAIRED_METHOD = "gentle_clip"  # trains on the pairs (its CLIP term) and asks the task for views too
+
+
+def _values(name: str, **extra) -> dict:
+    """Full parameters of task `name`: its smoke parameters (and `extra`) parsed as the CLI parses them."""
+    entry = registry.tasks().get(name)
+    raw = {**entry.cls.smoke_params, **extra}
+    return entry.resolve({k: str(v) for k, v in raw.items()})
+
+
+def _rows(encoder, x) -> torch.Tensor:
+    encoder.eval()
+    with torch.no_grad():
+        return encoder(x)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_smoke_and_bad_params_are_declared_parameters(name):
+    cls = registry.tasks().get(name).cls
+    declared = cls.declared_params()
+    assert cls.smoke_params and set(cls.smoke_params) <= set(declared)
+    assert cls.bad_params and set(cls.bad_params) <= set(declared)
+    assert cls.primary_metric
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell(name, tmp_path):
+    entry = registry.tasks().get(name)
+    task = entry.create(_values(name))
+    data = task.load()
+    n = len(data)
+    assert n >= 8 and len(data.train_b) == n
+    enc_a, enc_b = task.encoders(data)
+    assert isinstance(enc_a.out_dim, int) and isinstance(enc_b.out_dim, int)
+    assert enc_a.out_dim > 0 and enc_b.out_dim > 0
+    idx = torch.arange(4)
+    for side, pool, encoder in (("a", data.train_a, enc_a), ("b", data.train_b, enc_b)):
+        x = take(pool, idx)
+        assert _rows(encoder, x).shape == (4, encoder.out_dim), side
+        v1, v2 = task.views(side, x, torch.Generator().manual_seed(0))
+        assert v1.shape == v2.shape and len(v1) == 4, side
+        assert not torch.equal(v1, v2), f"the two {side} views are identical"
+        for view in (v1, v2):
+            z = _rows(encoder, view)
+            assert z.shape == (4, encoder.out_dim) and torch.isfinite(z).all(), side
+        w1, w2 = task.views(side, x, torch.Generator().manual_seed(0))
+        assert torch.equal(v1, w1) and torch.equal(v2, w2), f"{side} views do not follow the generator"
+    if data.b_ids is not None:
+        assert data.b_ids.shape == (n,)
+    if data.keyword_mask is not None:
+        assert data.keyword_mask.shape[0] == n and data.keywords is not None
+
+    method = registry.methods().get(PAIRED_METHOD)
+    spec = RunSpec(PAIRED_METHOD, name, 0.5, 0, 0, method.resolve({}), task.p)
+    folder = Store(tmp_path / "results").create(spec, spec.run_id())
+    assert execute(folder) == "done", folder.status().get("error")
+    metrics = folder.metrics()
+    assert entry.cls.primary_metric in metrics
+    assert math.isfinite(metrics[entry.cls.primary_metric])
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_check_refuses_a_bad_combination_in_one_line(name):
+    entry = registry.tasks().get(name)
+    for extra in (entry.cls.bad_params, {"steps": 0}):  # the task's own rule, then a common one
+        with pytest.raises(BenchError, match=f"^task {name}: ") as err:
+            entry.create(_values(name, **extra))
+        assert "\n" not in str(err.value)
+    with pytest.raises(BenchError, match=f"^task {name}: unknown parameter.*no_such_parameter"):
+        entry.cls(no_such_parameter=1)

@@ -1,0 +1,34 @@
+"""Listing the tasks imports only what describing them needs: no torchvision (seconds of start-up)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+# `python -m bench list`, then what it imported, as the last line of stdout
+SCRIPT = """
+import json, runpy, sys
+sys.argv = ["bench", "list"]
+try:
+    runpy.run_module("bench", run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    assert not stop.code, stop.code
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_bench_list_does_not_import_torchvision():
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    *listing, last = run.stdout.splitlines()
+    modules = set(json.loads(last))
+    tasks = {entry.cls.__module__ for entry in registry.tasks().entries.values()}
+    assert "tasks:" in listing and tasks <= modules  # the tasks were imported, to be listed
+    assert not {m for m in modules if m.split(".")[0] == "torchvision"}
