@@ -8,7 +8,7 @@ defaults in `train_defaults`, so that every method on a task gets the same budge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -56,7 +56,6 @@ class TaskData:
     b_ids: Tensor | None = None
     keywords: Any = None
     keyword_mask: Tensor | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.train_a)

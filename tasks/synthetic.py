@@ -105,7 +105,6 @@ class Synthetic(Task):
             train_a=a[tr],
             train_b=b[tr],
             eval=SyntheticEval(a[te], b[te], labels[te], prompts, labels[tr]),
-            summary={"n_train": p["n_train"], "n_test": p["n_test"], "n_classes": p["n_classes"]},
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:

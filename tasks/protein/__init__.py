@@ -113,7 +113,7 @@ class Protein(Task):
         return protein, text, summary
 
     def load(self) -> TaskData:
-        protein, text, summary = self._load()
+        protein, text, _ = self._load()
         pool = ProteinPool(protein["train"], protein["mean"], protein["std"])
         train_text, test_text = text["train_text"], text["test_text"]
         feats = text["features"]
@@ -126,7 +126,6 @@ class Protein(Task):
             train_b=texts[train_text],
             b_ids=train_text.clone() if self.p["same_text_positives"] else None,
             eval=EvalData(test_a, test_text, gallery, texts[gallery], pool, train_text, self.p["zs_classes"]),
-            summary=summary,
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:

@@ -140,7 +140,6 @@ class RemoteSensing(Task):
             keywords=x["keywords"].float() if frozen and "keywords" in x else x.get("keywords"),
             keyword_mask=x.get("keyword_mask"),
             eval={k: v.float() if frozen and v.is_floating_point() else v for k, v in x.items()},
-            summary=inputs.counts(x),
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
