@@ -54,8 +54,15 @@ def _nodes(tree: ast.AST):
         todo += [child for child in ast.iter_child_nodes(node) if not _type_only(child)]
 
 
-def _imports(path: Path, module: str) -> set[str]:
+def _imports(path: Path, module: str) -> frozenset[str]:
     """The modules `path` imports at run time; for `from X import y`, X.y as well (y may be a module)."""
+    stat = path.stat()
+    return _parsed_imports(path, module, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parsed_imports(path: Path, module: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """_imports, parsed once per version of the file (its modification time and size)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in _nodes(ast.parse(path.read_bytes(), str(path))):
@@ -68,7 +75,7 @@ def _imports(path: Path, module: str) -> set[str]:
                 base = ".".join([*parts, *([base] if base else [])])
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def _parents(module: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 Columns: identity (run_id, method, task, pair_ratio, split_seed, seed, state, primary_metric,
 run_dir), how the tables show the entries (method_label, method_order, method_family,
-method_ablation_of, method_control_of, task_label, task_order: from the run's about.json, so no
-registry is needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one column each), cost (wall_s,
+method_ablation_of, method_control_of, method_baseline, task_label, task_order: from the run's
+about.json, so no registry is needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one
+column each), cost (wall_s,
 data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours,
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
@@ -30,6 +31,7 @@ def entries(about: dict, method: str, task: str) -> dict:
         "method_family": m.get("family", method),
         "method_ablation_of": m.get("ablation_of"),
         "method_control_of": m.get("control_of"),
+        "method_baseline": bool(m.get("baseline")),
         "task_label": t.get("label", task),
         "task_order": t.get("order", 1000.0),
     }

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 from bench import atomic
 from bench.errors import BenchError
 
@@ -31,6 +29,8 @@ def selection(args: argparse.Namespace) -> dict:
 def display_names(path: str | None) -> dict[str, str] | None:
     if not path:
         return None
+    import yaml
+
     try:
         names = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
@@ -46,7 +46,10 @@ def cmd_table(args: argparse.Namespace) -> int:
     df, _ = runs_table(args)
     sel, names = selection(args), display_names(args.names)
     if args.ablation:
-        table = ablation_table(df, sel["metric"], sel["tasks"], display=names)
+        full = sel["methods"]
+        if full is not None and len(full) != 1:
+            raise BenchError(f"table --ablation --methods {args.methods}: name one method, the full one")
+        table = ablation_table(df, sel["metric"], sel["tasks"], display=names, full=full and full[0])
     else:
         table = make_table(df, columns=args.columns, display=names, **sel)
     text = render(table, args.format, standalone=args.standalone)

@@ -57,6 +57,7 @@ class Entry:
         if self.kind == "method":
             out["ablation_of"] = self.cls.name if self.variant and self.variant.ablation else None
             out["control_of"] = vars(self.cls).get("control_of") or None
+            out["baseline"] = bool(vars(self.cls).get("baseline")) and self.variant is None
         else:
             out["primary_metric"] = self.cls.primary_metric
         return out
@@ -140,4 +141,3 @@ def tasks() -> Registry:
     from tasks.base import Task
 
     return Registry("tasks", Task, "task")
-

@@ -107,7 +107,8 @@ class Method:
     the untrained model (docs/methods.md, "The setting").
     How the tables show it (each class declares its own; a subclass inherits none): `label`, the
     display name (default: `name`); `order`, where it is listed (lower first, then by name; its
-    variants follow it); `control_of`, the method whose ablation table it joins as a control.
+    variants follow it); `control_of`, the method whose ablation table it joins as a control;
+    `baseline`, the method the tables test every other against (CLIP).
     Every method has the parameters `temperature` (τ, s = 1/τ at the start) and
     `learn_temperature` (t = log s trained and clamped at log 100, as CLIP; else s stays fixed).
     """
@@ -117,6 +118,7 @@ class Method:
     label: ClassVar[str] = ""
     order: ClassVar[int] = 1000
     control_of: ClassVar[str] = ""
+    baseline: ClassVar[bool] = False
     variants: ClassVar[dict[str, Variant]] = {}
     needs_pairs: ClassVar[bool] = True
 

@@ -14,6 +14,7 @@ class Clip(Method):
     name = "clip"
     label = "CLIP"
     order = 10
+    baseline = True
     params = {
         "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra negatives"),
     }

@@ -111,3 +111,8 @@ def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, na
     for term, value in logged.items():
         assert weights.get(term), f"{name} logged {term}, whose weight is 0 or unknown"
         assert math.isfinite(float(value)), (term, value)
+
+
+def test_at_most_one_method_is_the_baseline_of_the_tables():
+    declared = [n for n in NAMES if registry.methods().get(n).describe()["baseline"]]
+    assert len(declared) <= 1, declared

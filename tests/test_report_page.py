@@ -35,7 +35,15 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-METHODS = ["clip", "s_clip", "gentle_clip", "gentle_clip_no_sdd", "gentle_clip_no_mmd", "gentle_clip_no_ssl"]
+# made-up methods: name → (label, order, ablation_of), as collect reads them from about.json
+METHODS = {
+    "base": ("Base", 10.0, None),
+    "rival": ("Rival", 50.0, None),
+    "ours": ("Ours", 60.0, None),
+    "ours_no_a": ("Ours (no A)", 60.01, "ours"),
+    "ours_no_b": ("Ours (no B)", 60.02, "ours"),
+    "ours_no_c": ("Ours (no C)", 60.03, "ours"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +53,10 @@ def page(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("report")
     rows = []
     for t, task in enumerate(["toy", "prot"]):
-        for i, method in enumerate(METHODS):
+        for i, (method, (label, order, ablation_of)) in enumerate(METHODS.items()):
             for ratio in (0.01, 0.1):
                 for seed in range(3):
-                    failed = method == "s_clip" and seed == 2
+                    failed = method == "rival" and seed == 2
                     run_id = f"{task}-{method}-{ratio}-{seed}"
                     folder = tmp_path / "results" / "runs" / run_id
                     folder.mkdir(parents=True)
@@ -76,6 +84,12 @@ def page(tmp_path_factory) -> Path:
                             "host": f"node{t}",
                             "started_at": f"2025-01-0{1 + t}T10:00:00",
                             "finished_at": f"2025-01-0{1 + t}T11:00:00",
+                            "method_label": label,
+                            "method_order": order,
+                            "method_ablation_of": ablation_of,
+                            "method_control_of": None,
+                            "task_label": {"toy": "Toy", "prot": "Protein"}[task],
+                            "task_order": float(t),
                         }
                     )
     return write_report(pd.DataFrame(rows), tmp_path / "site" / "report.html", tmp_path / "results")
@@ -99,6 +113,14 @@ def test_report_content_and_links(page):
     main = text.split("<h2>Main table</h2>")[1].split("<h2>")[0]
     assert main.count('<span class="runs">') == 24
     assert main.count("†2") == 4 and "Hard PL" not in main
+    assert main.index("Toy (A→B R@1)") < main.index("Protein (Zero-shot top-1)")  # by task order
+    assert [row.split("</th>")[0] for row in main.split('<th scope="row">')[1:]][:6] == [
+        label for label, _, _ in METHODS.values()
+    ]
+    ablation = text.split("<h2>Ablation</h2>")[1].split("<h2>")[0]
+    assert "Ablation of Ours" in ablation and "Base" not in ablation and "Rival" not in ablation
+    details = re.findall(r"<summary>([^<]*)</summary>", text.split("<h2>All metrics</h2>")[1])
+    assert details[:4] == ["Toy, r = 0.01", "Toy, r = 0.1", "Protein, r = 0.01", "Protein, r = 0.1"]
 
 
 def test_report_of_a_bare_table(tmp_path):
@@ -107,12 +129,12 @@ def test_report_of_a_bare_table(tmp_path):
         [
             {"method": m, "task": "toy", "pair_ratio": 0.1, "split_seed": 0, "seed": s, "state": "done"}
             | {"primary_metric": "a2b_r1", "a2b_r1": 0.1 * (i + 1) + s / 100}
-            for i, m in enumerate(["clip", "s_clip"])
+            for i, m in enumerate(["base", "rival"])
             for s in range(2)
         ]
     )
     text = write_report(df, tmp_path / "r.html").read_text()
-    assert "Not shown: no runs of &#x27;gentle_clip&#x27; in the results: nothing to ablate" in text
+    assert "Not shown: no ablation in the results" in text
     assert (
         "Not shown: nothing to plot: no done run of the chosen tasks and methods has the metric and wall_s"
         in text
@@ -120,6 +142,25 @@ def test_report_of_a_bare_table(tmp_path):
     assert text.count('src="data:image/png;base64,') == 1
     assert "<strong>20.5 ± 0.7</strong>" in text and 'class="runs"' not in text
     assert "Not shown: the results table has no provenance columns." in text
+
+
+def test_one_ablation_table_and_figure_per_method_with_ablations(tmp_path):
+    entries = {"a": ("A", 1.0, None), "a_no_x": ("A (no X)", 1.01, "a"), "b": ("B", 2.0, None)}
+    entries |= {"b_no_y": ("B (no Y)", 2.01, "b")}
+    df = pd.DataFrame(
+        [
+            {"method": m, "task": "toy", "pair_ratio": 0.1, "split_seed": 0, "seed": s, "state": "done"}
+            | {"primary_metric": "a2b_r1", "a2b_r1": 0.1 * (i + 1) + s / 100, "wall_s": 1.0}
+            | {"method_label": label, "method_order": order, "method_ablation_of": of}
+            for i, (m, (label, order, of)) in enumerate(entries.items())
+            for s in range(2)
+        ]
+    )
+    text = write_report(df, tmp_path / "r.html").read_text()
+    ablation = text.split("<h2>Ablation</h2>")[1].split("<h2>")[0]
+    assert ablation.count('<table class="results">') == 2
+    assert ablation.index("Ablation of A:") < ablation.index("Ablation of B:")
+    assert text.count('src="data:image/png;base64,') == 1 + 2 + 1  # ratio, two ablations, cost
 
 
 def browse(url: str, expression: str, timeout: float = 60.0):

@@ -1,16 +1,30 @@
-"""Figures: written to files, their axes, scales and series checked on the Figure objects."""
+"""Figures: written to files, their axes, scales and series checked on the Figure objects.
+
+The methods are made up: their labels, order and ablation relations come with their runs."""
 
 import math
 
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
 
 from bench.errors import BenchError
 from bench.report import plot
 
+# method → (label, order, ablation_of), as collect reads them from about.json
+ENTRIES = {
+    "base": ("Base", 10.0, None),
+    "rival": ("Rival", 50.0, None),
+    "ours": ("Ours", 60.0, None),
+    "ours_no_a": ("Ours (no A)", 60.01, "ours"),
+    "ours_no_b": ("Ours (no B)", 60.02, "ours"),
+    "ours_no_c": ("Ours (no C)", 60.03, "ours"),
+}
+
 
 def run(method, ratio, seed, value, task="toy", wall=10.0, gpu=0.0):
     done = value is not None
+    label, order, ablation_of = ENTRIES[method]
     return {
         "run_id": f"{task}-{method}-{ratio}-{seed}",
         "method": method,
@@ -24,6 +38,12 @@ def run(method, ratio, seed, value, task="toy", wall=10.0, gpu=0.0):
         "a2b_r1": value if done else math.nan,
         "wall_s": wall,
         "gpu_hours": gpu,
+        "method_label": label,
+        "method_order": order,
+        "method_ablation_of": ablation_of,
+        "method_control_of": None,
+        "task_label": task,
+        "task_order": 1.0,
     }
 
 
@@ -46,7 +66,7 @@ def data_lines(ax):
 
 
 def test_ratio_plot_one_line_per_method_log_x(tmp_path):
-    df = sweep(["clip", "s_clip", "gentle_clip"], [0.01, 0.1, 0.5], missing={("s_clip", 0.1, 2)})
+    df = sweep(["rival", "base", "ours"], [0.01, 0.1, 0.5], missing={("base", 0.1, 2)})
     out = tmp_path / "fig" / "ratio.png"
     fig = plot(df, "ratio", out)
     assert out.stat().st_size > 5000
@@ -56,14 +76,11 @@ def test_ratio_plot_one_line_per_method_log_x(tmp_path):
     assert ax.get_title() == "toy"
     lines = data_lines(ax)
     assert len(lines) == 3
-    clip = [line for line in lines if tuple(line.get_xdata()) == (0.01, 0.1, 0.5)]
-    assert pytest.approx(list(clip[0].get_ydata())) == [11.1, 12.0, 16.0]  # mean over seeds, in percent
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
-        "CLIP",
-        "S-CLIP",
-        "Gentle-CLIP",
-        "fewer seeds",
-    ]
+    assert all(tuple(line.get_xdata()) == (0.01, 0.1, 0.5) for line in lines)
+    # drawn by order (Base, Rival, Ours), each the mean over seeds in percent; Base lacks a seed at 0.1
+    means = [[21.1, 21.5, 26.0], [11.1, 12.0, 16.0], [31.1, 32.0, 36.0]]
+    assert [list(line.get_ydata()) for line in lines] == [pytest.approx(m) for m in means]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Base", "Rival", "Ours", "fewer seeds"]
     hollow = [
         c for c in ax.collections if len(c.get_offsets()) and c.get_facecolors()[0][:3].tolist() == [1, 1, 1]
     ]
@@ -71,32 +88,33 @@ def test_ratio_plot_one_line_per_method_log_x(tmp_path):
 
 
 def test_ratio_plot_linear_within_a_decade_and_symlog_with_zero(tmp_path):
-    fig = plot(sweep(["clip"], [0.2, 0.5, 1.0]), "ratio", tmp_path / "a.svg")
+    fig = plot(sweep(["base"], [0.2, 0.5, 1.0]), "ratio", tmp_path / "a.svg")
     assert fig.axes[0].get_xscale() == "linear"
     assert (tmp_path / "a.svg").read_text().lstrip().startswith("<?xml")
-    assert plot(sweep(["clip"], [0.0, 0.01, 0.1]), "ratio").axes[0].get_xscale() == "symlog"
+    assert plot(sweep(["base"], [0.0, 0.01, 0.1]), "ratio").axes[0].get_xscale() == "symlog"
 
 
 def test_one_panel_per_task_and_display_names():
-    df = pd.concat([sweep(["clip"], [0.1, 0.5], task="t1"), sweep(["clip"], [0.1, 0.5], task="t2")])
-    fig = plot(df, "ratio", display={"t1": "Task one", "clip": "Baseline"})
+    df = pd.concat([sweep(["base"], [0.1, 0.5], task="t1"), sweep(["base"], [0.1, 0.5], task="t2")])
+    fig = plot(df, "ratio", display={"t1": "Task one", "base": "Baseline"})
     assert [ax.get_title() for ax in fig.axes] == ["Task one", "t2"]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Baseline"]
 
 
 def test_ablation_bars(tmp_path):
-    methods = ["gentle_clip", "gentle_clip_no_sdd", "gentle_clip_no_mmd", "gentle_clip_no_ssl", "clip"]
-    df = sweep(methods, [0.01, 0.1], missing={("gentle_clip_no_mmd", 0.1, 0)})
-    fig = plot(df, "ablation", tmp_path / "ablation.pdf")
+    methods = ["ours", "ours_no_a", "ours_no_b", "ours_no_c", "base"]
+    # one hatched bar (a seed failed), and no bar of ours_no_c at 0.01 (every seed failed)
+    missing = {("ours_no_b", 0.1, 0), *(("ours_no_c", 0.01, s) for s in range(3))}
+    fig = plot(sweep(methods, [0.01, 0.1], missing=missing), "ablation", tmp_path / "ablation.pdf")
     assert (tmp_path / "ablation.pdf").read_bytes()[:4] == b"%PDF"
     (ax,) = fig.axes
-    assert len(ax.patches) == 4 * 2  # clip is not part of the ablation
+    assert len(ax.patches) == 4 * 2 - 1  # base is not part of the ablation
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1"]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
-        "Gentle-CLIP",
-        "Gentle-CLIP (no SDD)",
-        "Gentle-CLIP (no MMD)",
-        "Gentle-CLIP (no SSL)",
+        "Ours",
+        "Ours (no A)",
+        "Ours (no B)",
+        "Ours (no C)",
         "fewer seeds",
     ]
     heights = [round(b.get_height(), 6) for b in ax.containers[0]]
@@ -105,11 +123,37 @@ def test_ablation_bars(tmp_path):
     assert len(hatched) == 1 and hatched[0].get_height() == pytest.approx(30 + 1 + 1.5)
 
 
+def test_ablation_bars_of_a_chosen_method_and_colours_kept_across_figures():
+    """Two methods with ablations: the first by order is the default, `methods=[one]` picks that one's."""
+    df = pd.concat(
+        [
+            sweep(["ours", "ours_no_a", "base"], [0.1]),
+            sweep(["rival"], [0.1]).assign(method_order=70.0),
+            sweep(["rival"], [0.1]).assign(
+                method="rival_no_z",
+                method_label="Rival (no Z)",
+                method_order=70.01,
+                method_ablation_of="rival",
+            ),
+        ]
+    )
+    legend = lambda fig: [t.get_text() for t in fig.legends[0].get_texts()]  # noqa: E731
+    assert legend(plot(df, "ablation")) == ["Ours", "Ours (no A)"]
+    chosen = plot(df, "ablation", methods=["rival"])
+    assert legend(chosen) == ["Rival", "Rival (no Z)"]
+    colour = {h.get_label(): h.get_facecolor() for h in chosen.legends[0].legend_handles}
+    lines = {h.get_label(): h.get_color() for h in plot(df, "ratio").legends[0].legend_handles}
+    assert list(lines) == ["Base", "Ours", "Ours (no A)", "Rival", "Rival (no Z)"]
+    assert colour["Rival"][:3] == pytest.approx(to_rgb(lines["Rival"]))
+    with pytest.raises(BenchError, match="no runs of an ablation or a control of 'base'"):
+        plot(df, "ablation", methods=["base"])
+
+
 def test_cost_plot_every_run_and_gpu_hours(tmp_path):
     df = pd.concat(
         [
-            sweep(["clip"], [0.1], wall=30.0, gpu=0.01),
-            sweep(["gentle_clip"], [0.1], wall=300.0, gpu=0.5, missing={("gentle_clip", 0.1, 1)}),
+            sweep(["base"], [0.1], wall=30.0, gpu=0.01),
+            sweep(["ours"], [0.1], wall=300.0, gpu=0.5, missing={("ours", 0.1, 1)}),
         ]
     )
     fig = plot(df, "cost", tmp_path / "cost.png")
@@ -120,16 +164,16 @@ def test_cost_plot_every_run_and_gpu_hours(tmp_path):
 
 
 def test_panels_only_for_tasks_with_data():
-    df = pd.concat(
-        [sweep(["gentle_clip", "gentle_clip_no_sdd"], [0.1], task="t1"), sweep(["clip"], [0.1], task="t2")]
-    )
+    df = pd.concat([sweep(["ours", "ours_no_a"], [0.1], task="t1"), sweep(["base"], [0.1], task="t2")])
     assert [ax.get_title() for ax in plot(df, "ablation").axes] == ["t1"]
 
 
 def test_plot_mistakes():
-    df = sweep(["clip"], [0.1])
+    df = sweep(["base"], [0.1])
     with pytest.raises(BenchError, match="has the metric and gpu_hours"):
         plot(df.assign(gpu_hours=math.nan), "cost", cost="gpu_hours")
+    with pytest.raises(BenchError, match=r"cannot write a figure to .*fig: its name must end in .*\.png"):
+        plot(df, "ratio", "fig")
     with pytest.raises(BenchError, match="unknown plot kind"):
         plot(df, "pie")
     with pytest.raises(BenchError, match="no metric"):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bench.report.stats import holm, paired_p, summarize
+from bench.report.stats import holm, paired_p, summarize, t_sf2
 
 
 def test_summarize_mean_sample_std_and_n():
@@ -34,3 +34,20 @@ def test_holm_step_down_is_monotone_and_skips_nan():
     assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06])
     assert math.isnan(adjusted[3])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_t_tail_matches_scipy_also_far_in_the_tail():
+    """The tail is computed here, without importing scipy.stats (seconds of import time for `table`)."""
+    stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 3, 4, 5, 9, 30, 1000, 2.5):
+        for t in (0.0, 0.01, 0.5, 1.0, 2.0, 4.303, 10.0, 100.0, 1e4, -3.0):
+            assert t_sf2(t, df) == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-11, abs=1e-300), (t, df)
+    assert t_sf2(1e-8, 1) == pytest.approx(1 - 2 / math.pi * math.atan(1e-8), rel=1e-15)  # Cauchy at df 1
+    assert t_sf2(math.inf, 3) == 0.0 and math.isnan(t_sf2(math.nan, 3))
+
+
+def test_paired_p_is_scipys_paired_t_test():
+    stats = pytest.importorskip("scipy.stats")
+    a, b = [0.31, 0.35, 0.29, 0.40, 0.33], [0.30, 0.31, 0.30, 0.36, 0.30]
+    expected = stats.ttest_rel(a, b).pvalue
+    assert paired_p(dict(enumerate(a)), dict(enumerate(b))) == pytest.approx(expected, rel=1e-12)

@@ -1,7 +1,9 @@
-"""The ablation table: Gentle-CLIP against its three ablations (and controls), change from the full method.
+"""The ablation table: a method against its ablations (and controls), with the change from the full method.
 
-Same rules as tables.py, with the full method as the baseline of the tests, and each other row carrying
-its change from the full method's mean in the same column (`Cell.delta`).
+Which runs are ablations comes with the runs: a run of an ablation records the full method in
+`method_ablation_of`, a control (a method that tells apart where the full method's gains come from)
+in `method_control_of`. Same rules as tables.py, with the full method as the baseline of the tests, and
+each other row carrying its change from the full method's mean in the same column (`Cell.delta`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,43 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.frame import prepare
+from bench.report.frame import entries, in_order, prepare
 from bench.report.layout import columns_for, pick
 from bench.report.names import names
 from bench.report.tables import Table, build
 
-ABLATIONS = ("gentle_clip_no_sdd", "gentle_clip_no_mmd", "gentle_clip_no_ssl")
+
+def ablated(runs: pd.DataFrame) -> list[str]:
+    """The methods of prepared `runs` that have runs of an ablation, by order."""
+    of = entries(runs, "method")
+    full = set(of["ablation_of"].dropna())
+    return [m for m in of.index if m in full]
+
+
+def ablation_rows(runs: pd.DataFrame, full: str | None = None) -> list[str]:
+    """The rows of the ablation table of prepared `runs`: `full`, its ablations, then its controls, each
+    by order. `full` defaults to the first by order of the methods that have ablations in the runs."""
+    present = set(runs["method"])
+    if full is None:
+        candidates = ablated(runs)
+        if not candidates:
+            raise BenchError(
+                "no ablation in the results: no run's method is an ablation of a method with runs; "
+                "nothing to ablate"
+            )
+        full = candidates[0]
+    elif full not in present:
+        raise BenchError(f"no runs of {full!r} in the results: nothing to ablate")
+    of = entries(runs, "method")
+    ablations = [m for m in of.index if of.at[m, "ablation_of"] == full]
+    controls = [m for m in of.index if of.at[m, "control_of"] == full and m not in ablations]
+    if not ablations and not controls:
+        with_some = ", ".join(ablated(runs)) or "none"
+        raise BenchError(
+            f"no runs of an ablation or a control of {full!r} in the results; methods with ablations: "
+            f"{with_some}"
+        )
+    return [full, *ablations, *controls]
 
 
 def ablation_table(
@@ -26,26 +59,24 @@ def ablation_table(
     ratios: Sequence[float] | None = None,
     display: Mapping[str, str] | None = None,
     *,
-    full: str = "gentle_clip",
-    ablations: Sequence[str] = ABLATIONS,
-    controls: Sequence[str] = ("clip_ssl",),
+    full: str | None = None,
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
 ) -> Table:
-    """`full` and those of `ablations` and `controls` that have runs, one column per (task, metric, ratio).
+    """`full`, its ablations and its controls that have runs, one column per (task, metric, ratio).
 
-    metric None means each task's primary metric. Tasks default to those where `full` has runs.
-    The `clip_ssl` control tells how much of a gain the self-supervised term alone brings (method.md)."""
+    full None: the method that has ablations in the results (the first by order if several). metric None
+    means each task's primary metric. Tasks and pair ratios default to those where `full` has runs (any
+    state). A control says how much of the full method's gain a simpler method already brings (e.g. its
+    self-supervised term alone)."""
     runs = prepare(df)
-    if full not in set(runs["method"]):
-        raise BenchError(f"no runs of {full!r} in the results: nothing to ablate")
-    present = set(runs["method"])
-    tasks = pick(tasks, runs.loc[runs["method"] == full, "task"], "task", sorted)
+    rows = ablation_rows(runs, full)
+    full, shown = rows[0], names(display, runs)
+    tasks = pick(tasks, runs.loc[runs["method"] == full, "task"], "task", lambda t: in_order(runs, "task", t))
     runs = runs[runs["task"].isin(tasks)]
-    shown = names(display)
-    cols, notes = columns_for(runs, tasks, metric, ratios, "ratio", shown)
-    rows = [full, *(m for m in (*ablations, *controls) if m in present)]
+    # the columns are the full method's: elsewhere no row has a change from it
+    cols, notes = columns_for(runs[runs["method"] == full], tasks, metric, ratios, "ratio", shown)
     what = "primary metric" if metric is None else shown.get(metric, metric)
     return build(
         runs,

@@ -1,7 +1,10 @@
 """The collected results table as the report reads it: checked, one row per run, metrics and references found.
 
-A run is identified by (method, task, pair_ratio, split_seed, seed). Columns the report does not know
-are ignored, except float columns without a known prefix, which count as metrics.
+A run is identified by (method, task, pair_ratio, split_seed, seed). How the tables show its method and
+task comes with the run (`collect`'s entry columns: label, order, the method's family and its ablation and
+control relations); a table without them (made before they existed) shows the names themselves, in name
+order. Columns the report does not know are ignored, except float columns without a known prefix, which
+count as metrics.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ COST = (
     "n_trainable",
     "device",
     "gpu_hours",
+    "steps",
+    "threads",
 )
 PROVENANCE = (
     "git_commit",
@@ -32,8 +37,21 @@ PROVENANCE = (
     "host",
     "started_at",
     "finished_at",
+    "current",
 )
-_NOT_METRICS = {*REQUIRED, "run_id", "primary_metric", "run_dir", *COST, *PROVENANCE}
+# How the tables show a run's method and task, and the default of each for a table without the column.
+UNSET_ORDER = 1000.0
+ENTRY = {
+    "method_label": None,  # None: the name itself
+    "method_order": UNSET_ORDER,
+    "method_family": None,
+    "method_ablation_of": None,
+    "method_control_of": None,
+    "method_baseline": None,  # True for the method the others are tested against
+    "task_label": None,
+    "task_order": UNSET_ORDER,
+}
+_NOT_METRICS = {*REQUIRED, "run_id", "primary_metric", "run_dir", *COST, *PROVENANCE, *ENTRY}
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
@@ -55,11 +73,55 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     if "finished_at" in df.columns:
         keys["finished"] = pd.to_datetime(df["finished_at"], errors="coerce", utc=True)
     order = keys.sort_values(list(keys.columns), kind="stable", na_position="first").index
-    return df.loc[order].drop_duplicates(list(IDENTITY), keep="last").sort_index()
+    return _with_entries(df.loc[order].drop_duplicates(list(IDENTITY), keep="last").sort_index())
+
+
+def _with_entries(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every entry column: orders as floats, labels and families defaulting to the name, the
+    relations None where a run has none."""
+    df = df.copy()
+    for col, default in ENTRY.items():
+        values = df[col] if col in df.columns else pd.Series(None, index=df.index, dtype=object)
+        if col.endswith("_order"):
+            df[col] = pd.to_numeric(values, errors="coerce").fillna(default).astype(float)
+            continue
+        given = values.notna() & (values.astype(str) != "")
+        if col.endswith(("_label", "_family")):
+            name = df["task" if col.startswith("task") else "method"]
+            df[col] = values.where(given, name).astype(str)
+        else:
+            df[col] = values.astype(object).where(given, None)
+    return df
+
+
+def entries(runs: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """One row per method (kind "method") or task of prepared runs, indexed by name: its entry columns
+    without the prefix (label, order, ...), from its latest run; sorted by (order, name)."""
+    cols = [c for c in ENTRY if c.startswith(f"{kind}_")]
+    latest = runs[[kind, *cols]]
+    if "finished_at" in runs.columns:
+        when = pd.to_datetime(runs["finished_at"], errors="coerce", utc=True)
+        latest = latest.loc[when.sort_values(kind="stable", na_position="first").index]
+    table = latest.groupby(kind, sort=False)[cols].last()
+    table.columns = [c.removeprefix(f"{kind}_") for c in cols]
+    table = table.assign(name=table.index.astype(str))
+    return table.sort_values(["order", "name"], kind="stable").drop(columns="name")
+
+
+def in_order(runs: pd.DataFrame, kind: str, present) -> list[str]:
+    """The names of `present` (methods or tasks of `runs`) by their entries' (order, name)."""
+    wanted = set(present)
+    return [n for n in entries(runs, kind).index if n in wanted]
+
+
+def labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Name → label of every method and task of prepared runs."""
+    return {**entries(runs, "task")["label"].to_dict(), **entries(runs, "method")["label"].to_dict()}
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """The metric columns: float columns that are neither identity, cost, provenance, `p_*` nor `ref_*`."""
+    """The metric columns: float columns that are neither identity, entry, cost, provenance, `p_*` nor
+    `ref_*`."""
     return [
         c
         for c in df.columns

@@ -1,34 +1,20 @@
-"""Display names of methods, metrics and reference rows, and the order methods are listed in.
+"""Display names: of metrics and reference rows here, of methods and tasks from the results.
 
-`names(display)` merges a caller's mapping over the defaults; a name missing from both shows as is.
+A run records how the tables show its method and task (their `label`, collected into `method_label` and
+`task_label`); `names(display, runs)` merges, from lowest to highest precedence, the metric names below,
+the labels of the methods and tasks of `runs`, and a caller's mapping (raw name → shown name). A name
+missing from all shows as is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-METHODS = (
-    "clip",
-    "clip_ssl",
-    "hard_pl",
-    "soft_pl",
-    "s_clip",
-    "gentle_clip",
-    "gentle_clip_no_sdd",
-    "gentle_clip_no_mmd",
-    "gentle_clip_no_ssl",
-)
+import pandas as pd
+
+from bench.report.frame import labels
 
 DEFAULT_NAMES = {
-    "clip": "CLIP",
-    "clip_ssl": "CLIP + SSL",
-    "hard_pl": "Hard PL",
-    "soft_pl": "Soft PL",
-    "s_clip": "S-CLIP",
-    "gentle_clip": "Gentle-CLIP",
-    "gentle_clip_no_sdd": "Gentle-CLIP (no SDD)",
-    "gentle_clip_no_mmd": "Gentle-CLIP (no MMD)",
-    "gentle_clip_no_ssl": "Gentle-CLIP (no SSL)",
     **{
         f"{d}_r{k}": f"{a}→{b} R@{k}"
         for d, a, b in (("a2b", "A", "B"), ("b2a", "B", "A"))
@@ -42,12 +28,6 @@ DEFAULT_NAMES = {
 }
 
 
-def names(display: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The default display names with `display` (raw name → shown name) merged over them."""
-    return {**DEFAULT_NAMES, **(display or {})}
-
-
-def method_order(methods: Iterable[str]) -> list[str]:
-    """The registry's nine methods in their canonical order, then any others sorted by name."""
-    present = set(methods)
-    return [m for m in METHODS if m in present] + sorted(present - set(METHODS))
+def names(display: Mapping[str, str] | None = None, runs: pd.DataFrame | None = None) -> dict[str, str]:
+    """The metric names, the labels of the methods and tasks of prepared `runs`, then `display` over them."""
+    return {**DEFAULT_NAMES, **(labels(runs) if runs is not None else {}), **(display or {})}

@@ -19,9 +19,10 @@ import pandas as pd
 
 from bench import atomic
 from bench.errors import BenchError
-from bench.report.ablation import ablation_table
-from bench.report.frame import PROVENANCE, prepare
+from bench.report.ablation import ablated, ablation_table
+from bench.report.frame import PROVENANCE, in_order, prepare
 from bench.report.html import html_document, html_table
+from bench.report.names import names
 from bench.report.plots import plot
 from bench.report.tables import make_table
 
@@ -38,13 +39,15 @@ def write_report(
 ) -> Path:
     """Write the report of the collected runs `df` to `out` (an .html file) and return its path.
 
-    Sections: the main table (metric by pair ratio), the ablation table, the figures, every metric per
-    (task, pair ratio), the list of runs and the provenance. A section that has nothing to show says why."""
+    Sections: the main table (metric by pair ratio), the ablation table of each method with ablations in
+    the results, the figures, every metric per (task, pair ratio), the list of runs and the provenance. A
+    section that has nothing to show says why."""
     out = Path(out)
     runs = prepare(df)
     link = _linker(out, Path(results_dir) if results_dir is not None else None)
     states = ", ".join(f"{n} {s}" for s, n in runs["state"].value_counts().sort_index().items())
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    full = ablated(runs) or [None]  # None: the ablation table's own error says why there is none
     body = [
         "<h1>gentle-bench results</h1>",
         f"<p>{len(runs)} runs ({escape(states)}); generated {now}. Each cell's small numbers link to the "
@@ -52,9 +55,14 @@ def write_report(
         "<h2>Main table</h2>",
         _section(lambda: html_table(make_table(runs, metric, display=display), link)),
         "<h2>Ablation</h2>",
-        _section(lambda: html_table(ablation_table(runs, metric, display=display), link)),
+        *(
+            _section(lambda f=f: html_table(ablation_table(runs, metric, display=display, full=f), link))
+            for f in full
+        ),
         "<h2>Figures</h2>",
-        *(_section(lambda k=k: _figure(runs, k, metric, display)) for k in ("ratio", "ablation", "cost")),
+        _section(lambda: _figure(runs, "ratio", metric, display)),
+        *(_section(lambda f=f: _figure(runs, "ablation", metric, display, f)) for f in full),
+        _section(lambda: _figure(runs, "cost", metric, display)),
         "<h2>All metrics</h2>",
         *_all_metrics(runs, display, link),
         "<h2>Runs</h2>",
@@ -86,22 +94,25 @@ def _section(make: Callable[[], str]) -> str:
         return f'<p class="notes">Not shown: {escape(str(e))}</p>'
 
 
-def _figure(runs: pd.DataFrame, kind: str, metric: str | None, display) -> str:
+def _figure(runs: pd.DataFrame, kind: str, metric: str | None, display, full: str | None = None) -> str:
     buf = io.BytesIO()
-    plot(runs, kind, metric=metric, display=display).savefig(buf, format="png", dpi=110)
+    methods = [full] if full else None
+    plot(runs, kind, metric=metric, display=display, methods=methods).savefig(buf, format="png", dpi=110)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img class="figure" alt="{kind} figure" src="data:image/png;base64,{data}">'
 
 
 def _all_metrics(runs: pd.DataFrame, display, link) -> list[str]:
-    out = []
-    for (task, ratio), _ in runs.groupby(["task", "pair_ratio"], sort=True):
+    out, shown = [], names(display, runs)
+    ratios = runs.groupby("task")["pair_ratio"].unique()
+    for task, ratio in ((t, r) for t in in_order(runs, "task", runs["task"]) for r in sorted(ratios[t])):
         table = _section(
             lambda t=task, r=ratio: html_table(
                 make_table(runs, tasks=[t], columns="metric", display=display, ratios=[r]), link
             )
         )
-        out.append(f"<details><summary>{escape(str(task))}, r = {ratio:g}</summary>\n{table}\n</details>")
+        summary = f"{shown.get(task, task)}, r = {ratio:g}"
+        out.append(f"<details><summary>{escape(summary)}</summary>\n{table}\n</details>")
     return out
 
 

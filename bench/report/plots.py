@@ -3,11 +3,13 @@
 - ratio: the metric against the pair ratio, one line per method (mean over seeds, band ± 1 std); the x axis
   is logarithmic when the positive ratios span a decade or more (symlog when r = 0 is present too).
   Points with fewer seeds than the figure's fullest point are drawn hollow.
-- ablation: bars of the full method, its ablations and controls per pair ratio (mean, error bar ± 1 std);
-  bars with fewer seeds than the fullest bar are hatched.
+- ablation: bars of the full method, its ablations and controls per pair ratio (mean, error bar ± 1 std),
+  as the ablation table picks them (ablation.py); bars with fewer seeds than the fullest bar are hatched.
 - cost: every done run as a point, the metric against its wall time (or GPU-hours), log x when the costs
   span a decade; nothing is averaged.
-Metrics are shown in percent. `plot` returns the matplotlib Figure and writes it when `out` is given.
+Methods and tasks are listed by their order and shown by their labels in the results (frame.py); a method
+keeps its colour across the figures of one results table. Metrics are shown in percent. `plot` returns the
+matplotlib Figure and writes it when `out` is given.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import pandas as pd
 
 from bench import atomic
 from bench.errors import BenchError
-from bench.report.ablation import ABLATIONS
-from bench.report.frame import prepare, primary_metric
+from bench.report.ablation import ablation_rows
+from bench.report.frame import in_order, prepare, primary_metric
 from bench.report.layout import pick
-from bench.report.names import method_order, names
+from bench.report.names import names
 
 KINDS = ("ratio", "ablation", "cost")
 
@@ -42,18 +44,19 @@ def plot(
     """The `kind` figure of the collected runs `df`; written to `out` (format from its suffix) when given.
 
     metric None means each task's primary metric. methods: the lines or points (ratio, cost; default all)
-    or the bars (ablation; default gentle_clip, its ablations and clip_ssl, those present). cost: the
-    `cost` kind's x column, "wall_s" or "gpu_hours"; None picks gpu_hours when any run used a GPU."""
+    or the bars (ablation; default the rows of the ablation table: the method with ablations in the
+    results, its ablations and controls; one method: that method's). cost: the `cost` kind's x column,
+    "wall_s" or "gpu_hours"; None picks gpu_hours when any run used a GPU."""
     if kind not in KINDS:
         raise BenchError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
     runs = prepare(df)
-    tasks = pick(tasks, runs["task"], "task", sorted)
-    if kind == "ablation" and methods is None:
-        present = set(runs["method"])
-        methods = [m for m in ("gentle_clip", *ABLATIONS, "clip_ssl") if m in present]
-    methods = pick(methods, runs["method"], "method", method_order)
+    shown = names(display, runs)
+    tasks = pick(tasks, runs["task"], "task", lambda present: in_order(runs, "task", present))
+    if kind == "ablation" and (methods is None or len(methods) == 1):
+        methods = ablation_rows(runs, methods[0] if methods else None)
+    methods = pick(methods, runs["method"], "method", lambda present: in_order(runs, "method", present))
     cost = cost or _cost_column(runs)
-    data = _long(runs, tasks, methods, metric, names(display))
+    data = _long(runs, tasks, methods, metric, shown)
     if kind == "cost":
         data = data[data[cost].notna()]
     if data.empty:
@@ -63,9 +66,8 @@ def plot(
     sns, Figure = _seaborn()
     fig = Figure(figsize=(4.8 * len(tasks) + 2.4, 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
-    shown = names(display)
     order = [shown.get(m, m) for m in methods]
-    every = [shown.get(m, m) for m in method_order(runs["method"].dropna().unique())]
+    every = [shown.get(m, m) for m in in_order(runs, "method", runs["method"])]
     colours = sns.color_palette("tab10" if len(every) <= 10 else "husl", len(every))
     palette = dict(zip(every, colours, strict=True))  # a method keeps its colour across figures
     draw = {"ratio": _ratio, "ablation": _ablation, "cost": _cost}[kind]
@@ -76,10 +78,14 @@ def plot(
     handles = [_key(kind, palette[label], label) for label in order if label in set(data["method"])]
     fig.legend(handles=handles + extra, loc="outside right upper", frameon=False)
     if out is not None:
+        fmt, formats = Path(out).suffix.lstrip(".").lower(), fig.canvas.get_supported_filetypes()
+        if fmt not in formats:
+            raise BenchError(
+                f"cannot write a figure to {out}: its name must end in a figure format "
+                f"({', '.join('.' + f for f in sorted(formats))})"
+            )
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_with(
-            Path(out), lambda tmp: fig.savefig(tmp, dpi=150, format=Path(out).suffix.lstrip("."))
-        )
+        atomic.write_with(Path(out), lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
     return fig
 
 
@@ -181,7 +187,8 @@ def _ablation(sns, ax, d, order, palette, _cost):
     full = d["n"].max()
     hatched = False
     for method, bars in zip(hue_order, ax.containers, strict=True):
-        for x, bar in zip(x_order, bars, strict=True):
+        for bar in bars:  # only the ratios the method has runs at; category i is centred on x = i
+            x = x_order[round(bar.get_x() + bar.get_width() / 2)]
             if n.get((method, x), full) < full:
                 bar.set_hatch("//")
                 hatched = True

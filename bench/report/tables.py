@@ -8,9 +8,12 @@ Rules (they hold for every output format):
 - Best (rank 1, bold) and second best (rank 2, underline) are ranked per column among complete cells
   only, on the means as displayed (rounded), so that equal shown numbers share a rank; a column needs two
   complete cells to be ranked. All metrics are higher-is-better.
-- Each method other than the baseline is tested against the baseline on the same column with a paired
-  t-test over the (split_seed, seed) pairs both have (see stats.py); the p-values of the whole table are
-  Holm-corrected together and a cell is marked significant when the corrected p < alpha.
+- Rows and tasks are listed by the `order` their runs record (then by name), and shown by their `label`.
+- Each method other than the baseline (by default the method that declares itself the baseline,
+  `method_baseline`, else the first by order: the plain method the others improve on) is tested
+  against the baseline on the same column with a paired t-test over the (split_seed, seed) pairs
+  both have (see stats.py); the p-values of the whole table are Holm-corrected
+  together and a cell is marked significant when the corrected p < alpha.
 - Reference rows (`ref_NAME_<metric>` columns, no training) hold one value per split seed; they are
   neither ranked nor tested.
 """
@@ -25,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.frame import prepare, reference_names
+from bench.report.frame import IDENTITY, in_order, prepare, reference_names
 from bench.report.layout import Column, columns_for, pick
-from bench.report.names import method_order, names
+from bench.report.names import names
 from bench.report.stats import holm, paired_p, summarize
 
 
@@ -79,7 +82,7 @@ def make_table(
     display: Mapping[str, str] | None = None,
     *,
     ratios: Sequence[float] | None = None,
-    baseline: str = "clip",
+    baseline: str | None = None,
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
@@ -89,15 +92,20 @@ def make_table(
     metric: one name or several; None means each task's `primary_metric` with columns="ratio" and every
     metric the task reports with columns="metric". columns: "ratio" groups columns by (task, metric) with
     one column per pair ratio; "metric" groups them by (task, pair ratio) with one column per metric.
-    tasks, methods, ratios: restrict and order (default: all present; methods in the registry order).
-    display: raw name → shown name for methods, tasks, metrics and references. percent: values × 100."""
+    tasks, methods, ratios: restrict and order (default: all present, tasks and methods by their `order`
+    in the results, then by name). baseline: the method the others are tested against (default: the one
+    that declares itself the baseline, else the first by order, of those with runs in the chosen
+    tasks). display: raw name → shown name for methods, tasks, metrics and references, over the
+    labels in the results. percent: values × 100."""
     if columns not in ("ratio", "metric"):
         raise BenchError(f"columns must be 'ratio' or 'metric', not {columns!r}")
     runs = prepare(df)
-    shown = names(display)
-    tasks = pick(tasks, runs["task"], "task", sorted)
+    shown = names(display, runs)
+    tasks = pick(tasks, runs["task"], "task", lambda present: in_order(runs, "task", present))
     runs = runs[runs["task"].isin(tasks)]
-    methods = pick(methods, runs["method"], "method", method_order)
+    methods = pick(methods, runs["method"], "method", lambda present: in_order(runs, "method", present))
+    if baseline is None:
+        baseline = default_baseline(runs)
     cols, notes = columns_for(runs, tasks, metric, ratios, columns, shown)
     asked = [metric] if isinstance(metric, str) else metric or []
     what = ", ".join(shown.get(m, m) for m in asked) or "primary metric"
@@ -114,6 +122,13 @@ def make_table(
         digits=digits,
         alpha=alpha,
     )
+
+
+def default_baseline(runs: pd.DataFrame) -> str:
+    """The method whose runs declare it the baseline (`method_baseline`), else the first by order."""
+    ordered = in_order(runs, "method", runs["method"])
+    declared = set(runs.loc[runs["method_baseline"].fillna(False).astype(bool), "method"])
+    return next((m for m in ordered if m in declared), ordered[0])
 
 
 def build(
@@ -134,7 +149,10 @@ def build(
     """The Table of `methods` × `columns` from prepared runs (frame.prepare), by the rules of this module."""
     done = runs[runs["state"] == "done"]
     scale = 100.0 if percent else 1.0
-    grid = {m: [_seed_values(done, m, c, scale) for c in columns] for m in {*methods, baseline, delta_from}}
+    by_cell = _by_cell(done, columns)
+    grid = {
+        m: [_seed_values(by_cell, m, c, scale) for c in columns] for m in {*methods, baseline, delta_from}
+    }
     n_expected = max((len(v) for m in methods for v in grid[m]), default=0)
     stats = {m: [summarize([v for v, _ in vals.values()]) for vals in grid[m]] for m in grid if m}
     tested = [(m, j) for m in methods if baseline and m != baseline for j in range(len(columns))]
@@ -168,18 +186,24 @@ def build(
     return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes))
 
 
-def _seed_values(done: pd.DataFrame, method: str, col: Column, scale: float) -> dict:
+def _by_cell(done: pd.DataFrame, columns: Sequence[Column]) -> dict:
+    """(method, task, pair_ratio) → its done runs in (split_seed, seed) order, with only the columns the
+    cells read (the table's metrics and run_dir): one pass over the runs instead of one per cell."""
+    metrics = sorted({c.metric for c in columns if c.metric in done.columns})
+    dirs = done["run_dir"].fillna("").astype(str) if "run_dir" in done.columns else ""
+    narrow = done[[*IDENTITY, *metrics]].assign(run_dir=dirs).sort_values(["split_seed", "seed"])
+    return dict(iter(narrow.groupby(["method", "task", "pair_ratio"], sort=False)))
+
+
+def _seed_values(by_cell: dict, method: str | None, col: Column, scale: float) -> dict:
     """(split_seed, seed) → (value × scale, run_dir) of the done runs of `method` in `col` with a value."""
-    if method is None or col.metric not in done.columns:
+    sel = by_cell.get((method, col.task, col.pair_ratio))
+    if sel is None or col.metric not in sel.columns:
         return {}
-    sel = done[
-        (done["method"] == method) & (done["task"] == col.task) & (done["pair_ratio"] == col.pair_ratio)
-    ]
-    sel = sel[sel[col.metric].notna()].sort_values(["split_seed", "seed"])
-    dirs = sel["run_dir"] if "run_dir" in sel.columns else pd.Series("", index=sel.index)
+    sel = sel[sel[col.metric].notna()]
     return {
-        (s, t): (float(v) * scale, str(d))
-        for s, t, v, d in zip(sel["split_seed"], sel["seed"], sel[col.metric], dirs.fillna(""), strict=True)
+        (s, t): (float(v) * scale, d)
+        for s, t, v, d in zip(sel["split_seed"], sel["seed"], sel[col.metric], sel["run_dir"], strict=True)
     }
 
 
