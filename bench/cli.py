@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--jobs",
         type=int,
-        help="cells at once, each in its own process with cores/N torch threads; 1 runs them in this "
-        "process (default: one per core)",
+        help="cells at once, in N long-lived worker processes with cores/N torch threads each (a task's "
+        "data loaded once per worker); 1 runs them in this process (default: one per core)",
     )
     run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
     run.add_argument(
@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--threads", type=int, default=0)
     exe.add_argument("--force", action="store_true")
 
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS)  # a sweep's worker: run folders on stdin
+    worker.add_argument("--threads", type=int, default=0)
+    worker.add_argument("--parent", type=int, help="pid of the sweep: the worker ends when it dies")
+
     status = sub.add_parser("status", help="each cell's state, its cluster job and, for failures, why")
     add_results(status)
 
@@ -75,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_selection(table)
     table.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"])
     table.add_argument("--columns", default="ratio", choices=["ratio", "metric"], help="column layout")
-    table.add_argument("--ablation", action="store_true", help="Gentle-CLIP against its three ablations")
+    table.add_argument(
+        "--ablation",
+        action="store_true",
+        help="the method with ablations in the results (or the one of --methods) against them and controls",
+    )
     table.add_argument("--standalone", action="store_true", help="LaTeX: a complete document that compiles")
 
     plot = sub.add_parser("plot", help="a seaborn figure of the results")
@@ -85,8 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="one self-contained HTML page: tables, plots, provenance, links")
     add_selection(report)
 
-    perf = sub.add_parser("perf", help="benchmarks: `perf losses` times every loss against a plain reference")
-    perf.add_argument("what", choices=["losses"])
+    perf = sub.add_parser(
+        "perf",
+        help="benchmarks: `perf losses` times every loss against a plain reference, `perf sweep` the "
+        "worker pool of `run --jobs` against one process per cell",
+    )
+    perf.add_argument("what", choices=["losses", "sweep"])
+    perf.add_argument("--cells", type=int, default=36, help="sweep: synthetic cells (default: 36)")
+    perf.add_argument("--jobs", type=int, default=2, help="sweep: cells at once (default: 2)")
+    perf.add_argument("--steps", type=int, default=50, help="sweep: training steps per cell (default: 50)")
     perf.add_argument("--json", action="store_true", help="print one JSON record per measurement")
     perf.add_argument("--batches", default="64,256,1024", help="comma list of batch sizes")
     perf.add_argument("--threads", type=int, default=0, help="torch threads (default: as torch chooses)")

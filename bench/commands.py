@@ -99,13 +99,14 @@ def check_cluster_flags(args: argparse.Namespace) -> None:
 def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
     """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
     from bench.cluster.follow import follow
+    from bench.states import DONE, FAILED
 
     batches = launcher.submit(store, cells, force=args.force)
     if args.detach:
         print(f"follow with: python -m bench status --results {store.root}")
         return 0
     settled = follow(args.cluster, batches, cells, store.root)
-    states = {run_id: "done" if s.state == "done" else "failed" for run_id, s in settled.items()}
+    states = {run_id: DONE if s.state == DONE else FAILED for run_id, s in settled.items()}
 
     def why(cell) -> str:
         status = settled[cell.folder.run_id]
@@ -142,8 +143,7 @@ def print_grid(store, specs) -> None:
     counts: dict[str, int] = {}
     for spec in specs:
         run_id = spec.run_id()
-        folder = RunFolder(store.runs / run_id)
-        state = folder.state() if folder.path.exists() else "pending"
+        state = RunFolder(store.runs / run_id).state()  # pending when the folder is not there yet
         counts[state] = counts.get(state, 0) + 1
         print(f"{state:<11} {run_id}  {spec.label()}")
     print(f"{len(specs)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -162,8 +162,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return {"done": 0, "busy": EXIT_BUSY}.get(state, 1)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bench.worker import exit_now, serve
+
+    exit_now(serve(threads=args.threads, parent=args.parent))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    from bench.status import format_line, report
+    from bench.cluster.jobfile import views
+    from bench.status import cell_status, format_line
     from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
@@ -171,7 +178,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not folders:
         raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
     counts: dict[str, int] = {}
-    for folder, status in report(folders):
+    jobs = views(folders)  # one scheduler query for all SLURM cells
+    for folder in folders:
+        status = cell_status(folder, jobs.get(folder.run_id))
         counts[status.state] = counts.get(status.state, 0) + 1
         print(format_line(folder, status))
     print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -193,6 +202,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    if args.what == "sweep":
+        from bench.perf.sweep import format_table as sweep_table
+        from bench.perf.sweep import measure as measure_sweep
+
+        sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=args.steps)
+        print(json.dumps(sweep_records, indent=1) if args.json else sweep_table(sweep_records))
+        return 0
     from bench.grid import parse_ints
     from bench.perf.losses import format_table, measure
 

@@ -1,21 +1,24 @@
-"""Run the cells of a sweep on this machine: in-process one after another, or N at once in
-subprocesses that each get their share of the cores as torch's thread count.
+"""Run the cells of a sweep on this machine: in-process one after another, or N at once in long-lived
+worker processes that each get their share of the cores as torch's thread count.
 
 One failed cell never stops the others; a cell another process is running is left to it.
+
+With `--jobs N` (N ≥ 2) the cells go to a pool of N long-lived worker processes (bench/pool.py, the
+sweep's side; bench/worker.py, the worker's), which pay process start, imports and loading a task's
+data once, not once per cell.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from bench import states as S
 from bench.execute import execute
-from bench.spec import ROOT, RunSpec
+from bench.spec import RunSpec
 from bench.store import RunFolder, Store
 
 EXIT_BUSY = 3  # `bench exec` exit code when another process holds the cell's lock
@@ -36,52 +39,31 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False) -> dict[str, str]:
-    """Execute the cells that need it; return run_id → final state (done, failed, busy).
+def task_key(spec: RunSpec) -> str:
+    """What decides a cell's data: its task and the task's full parameters."""
+    return json.dumps([spec.task, spec.task_params], sort_keys=True, default=str)
 
-    `jobs` cells at once in subprocesses (None: one per core); 1 runs them in this process."""
-    todo = [c for c in cells if force or c.folder.state() != "done"]
+
+def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False) -> dict[str, str]:
+    """Execute the cells that need it; return run_id → final state (done, failed, pruned, busy).
+
+    `jobs` cells at once in worker processes (None: one per core); 1 runs them in this process."""
+    todo = [c for c in cells if force or c.folder.state() != S.DONE]
     if jobs is None:
         jobs = min(os.cpu_count() or 1, len(todo))
-    states = {c.folder.run_id: "done" for c in cells if c not in todo}
+    states = {c.folder.run_id: S.DONE for c in cells if c not in todo}
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not todo, dynamic_ncols=True)
-    if jobs <= 1:
-        for cell in todo:
-            bar.set_postfix_str(cell.spec.label())
-            states[cell.folder.run_id] = execute(cell.folder, force=force)
-            bar.update()
-    else:
-        states.update(_run_subprocesses(todo, jobs, force, bar))
-    bar.close()
-    return states
+    try:
+        if jobs <= 1:
+            for cell in todo:
+                bar.set_postfix_str(cell.spec.label())
+                states[cell.folder.run_id] = execute(cell.folder, force=force)
+                bar.update()
+        elif todo:
+            from bench.pool import WorkerPool, workers_dir
 
-
-def _run_subprocesses(todo: list[Cell], jobs: int, force: bool, bar: tqdm) -> dict[str, str]:
-    threads = threads_per_job(jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    queue, running, states = list(todo), {}, {}
-    while queue or running:
-        while queue and len(running) < jobs:
-            cell = queue.pop(0)
-            cmd = [sys.executable, "-m", "bench", "exec", str(cell.folder.path), "--threads", str(threads)]
-            if force:
-                cmd.append("--force")
-            with open(cell.folder.file("worker.txt"), "ab") as out:
-                running[cell.folder.run_id] = (
-                    cell,
-                    subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT),
-                )
-        time.sleep(0.05)
-        for run_id, (cell, proc) in list(running.items()):
-            code = proc.poll()
-            if code is None:
-                continue
-            del running[run_id]
-            if code not in (0, EXIT_BUSY) and cell.folder.status().get("state") not in ("done", "failed"):
-                cell.folder.write_status(
-                    state="failed",
-                    error=f"worker process exited with code {code}; see {cell.folder.file('worker.txt')}",
-                )
-            states[run_id] = "busy" if code == EXIT_BUSY else cell.folder.status().get("state", "failed")
-            bar.update()
+            pool = WorkerPool(min(jobs, len(todo)), threads_per_job(jobs), workers_dir(todo))
+            states.update(pool.run(todo, force, lambda: bar.update()))
+    finally:
+        bar.close()
     return states
