@@ -1,6 +1,7 @@
-"""`python -m bench` (also the `bench` console script)."""
+"""`python -m bench` (also the `bench` console script, which exits the usual way)."""
 
 from bench.cli import main
+from bench.fastexit import exit_now
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

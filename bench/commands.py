@@ -163,9 +163,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bench.worker import exit_now, serve
+    from bench.worker import serve
 
-    exit_now(serve(threads=args.threads, parent=args.parent))
+    return serve(threads=args.threads, parent=args.parent)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

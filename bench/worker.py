@@ -4,7 +4,6 @@ it is sent, one at a time, each in its folder (bench/execute.py), its output in 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import faulthandler
 import json
@@ -14,7 +13,6 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 from bench.execute import execute
 from bench.store import RunFolder
@@ -59,17 +57,6 @@ def serve(threads: int = 0, parent: int | None = None) -> int:
     except WorkerStopped:
         return 128 + signal.SIGTERM
     return 0
-
-
-def exit_now(code: int) -> NoReturn:
-    """End the worker without the interpreter's teardown of torch's modules (about a second, paid at the
-    end of every sweep): the exit handlers run and the streams are flushed first."""
-    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if run_exit_handlers is not None:
-        run_exit_handlers()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _raise_stopped(signum, frame) -> None:

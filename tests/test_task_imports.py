@@ -10,14 +10,11 @@ from pathlib import Path
 from bench import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-# `python -m bench list`, then what it imported, as the last line of stdout
+# the `list` command, then what it imported, as the last line of stdout
 SCRIPT = """
-import json, runpy, sys
-sys.argv = ["bench", "list"]
-try:
-    runpy.run_module("bench", run_name="__main__", alter_sys=True)
-except SystemExit as stop:
-    assert not stop.code, stop.code
+import json, sys
+from bench.cli import main
+assert main(["list"]) == 0
 print(json.dumps(sorted(sys.modules)))
 """
 
