@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.clihelp import explain
 from bench.errors import BenchError
 
 DEFAULT_TASK = "protein"
@@ -28,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--method-param", action="append", default=[], metavar="K=V", help="[method.]k=v, repeatable"
     )
     run.add_argument(
-        "--task-param", action="append", default=[], metavar="K=V", help="[task.]k=v, repeatable"
+        "--task-param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="[task.]k=v, repeatable; the training budget is here: steps, lr, batch_size "
+        "(--task-param steps=100)",
     )
     add_results(run)
     run.add_argument(
@@ -85,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the method with ablations in the results (or the one of --methods) against them and controls",
     )
     table.add_argument("--standalone", action="store_true", help="LaTeX: a complete document that compiles")
+    table.add_argument(
+        "--spread",
+        default="std",
+        choices=["std", "ci"],
+        help="after ±: the std over seeds, or the half-width of the 95%% t interval of the mean",
+    )
 
     plot = sub.add_parser("plot", help="a seaborn figure of the results")
     add_selection(plot)
@@ -112,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("task")
     data.add_argument("--task-param", action="append", default=[], metavar="K=V")
     data.add_argument("--source", help="shorthand for --task-param source=S")
+    explain(parser, sub)
     return parser
 
 
@@ -163,6 +176,18 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma list of methods (default: all in the results)")
     p.add_argument("--names", help="YAML or JSON file mapping method/task/metric names to display names")
     p.add_argument("--out", help="output file (default: print the table; results/figures/ for plots)")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="only runs with parameter K (steps, p_task_steps, code_version) = V, repeatable",
+    )
+    p.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="include runs of an older code version (left out by default)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench import atomic
 from bench.codeversion import cell_version
-from bench.store import RunFolder, Store
+from bench.store import RunFolder, Store, or_empty
 
 
 def entries(about: dict, method: str, task: str) -> dict:
@@ -46,7 +46,9 @@ def is_current(about: dict) -> bool:
 
 
 def row(folder: RunFolder) -> dict:
-    spec, status, about = folder.spec(), folder.status(), folder.about()
+    """The run's columns; its spec.json must be readable. An unreadable status.json leaves the run pending,
+    with no cost, provenance or metrics; an unreadable metrics.json or about.json leaves their columns out."""
+    spec, status, about = folder.spec(), or_empty(folder.status), or_empty(folder.about)
     prov = status.get("provenance", {})
     out = {
         "run_id": folder.run_id,
@@ -62,7 +64,7 @@ def row(folder: RunFolder) -> dict:
     }
     out.update({f"p_method_{k}": v for k, v in spec.method_params.items()})
     out.update({f"p_task_{k}": v for k, v in spec.task_params.items()})
-    out.update(folder.metrics())
+    out.update(or_empty(folder.metrics) if status else {})
     out.update(status.get("cost", {}))
     out.update({k: prov.get(k) for k in ("git_commit", "python_version", "host")})
     out["code_version"] = about.get("code_version", prov.get("code_version"))
@@ -73,9 +75,29 @@ def row(folder: RunFolder) -> dict:
 
 
 def collect(store: Store) -> pd.DataFrame:
-    """The table of every run folder under the store (empty with no runs)."""
-    rows = [row(f) for f in store.all_folders()]
+    """The table of every run folder under the store (empty with no runs); the files that cannot be read
+    are reported on stderr, and a run whose spec.json cannot be read is left out (Store.readable_folders)."""
+    folders = store.readable_folders()
+    rows = [row(f) for f in folders]
+    borrow_entries(rows, [bool(or_empty(f.about)) for f in folders])
     return pd.DataFrame(rows)
+
+
+METHOD_ENTRIES = ("method_label", "method_order", "method_family", "method_ablation_of", "method_control_of")
+METHOD_ENTRIES += ("method_baseline",)
+TASK_ENTRIES = ("task_label", "task_order", "primary_metric")
+
+
+def borrow_entries(rows: list[dict], known: list[bool]) -> None:
+    """The rows of runs with no readable about.json (`known` False) take the display columns of a run of
+    the same method, and of the same task, that has one: one damaged file leaves the tables as they were."""
+    method = {r["method"]: r for r, k in zip(rows, known, strict=True) if k}
+    task = {r["task"]: r for r, k in zip(rows, known, strict=True) if k}
+    for r, k in zip(rows, known, strict=True):
+        if not k and r["method"] in method:
+            r.update({c: method[r["method"]][c] for c in METHOD_ENTRIES})
+        if not k and r["task"] in task:
+            r.update({c: task[r["task"]][c] for c in TASK_ENTRIES})
 
 
 def write_table(df: pd.DataFrame, root: Path) -> tuple[Path, Path]:

@@ -123,14 +123,17 @@ def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
     from bench.collect import row
     from bench.summary import summary_table
 
-    table = pd.DataFrame([row(c.folder) for c in cells])
-    print(summary_table(table))
+    placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
+    table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
+    print(summary_table(table) if not table.empty else "(no finished runs)")
     failed = [c for c in cells if states[c.folder.run_id] == "failed"]
     busy = [c for c in cells if states[c.folder.run_id] == "busy"]
     for c in busy:
         print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
     for c in failed:
-        print(f"FAILED {c.spec.label()}: {why(c)}")
+        gone = not c.folder.path.is_dir()
+        reason = f"its run folder {c.folder.path} was deleted while the sweep ran" if gone else why(c)
+        print(f"FAILED {c.spec.label()}: {reason}")
     if failed:
         print(f"{len(failed)} of {len(cells)} runs failed", file=sys.stderr)
         return 1
@@ -170,19 +173,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from bench.cluster.jobfile import views
-    from bench.status import cell_status, format_line
+    from bench.status import cell_status, distinctions, format_line
     from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
-    folders = sorted(store.all_folders(), key=lambda f: f.spec().canonical())
+    folders = sorted(store.readable_folders(), key=lambda f: f.spec().canonical())
     if not folders:
         raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
     counts: dict[str, int] = {}
     jobs = views(folders)  # one scheduler query for all SLURM cells
+    distinct = distinctions(folders)  # what tells apart cells of the same method, task, ratio and seeds
     for folder in folders:
         status = cell_status(folder, jobs.get(folder.run_id))
         counts[status.state] = counts.get(status.state, 0) + 1
-        print(format_line(folder, status))
+        print(format_line(folder, status, distinct.get(folder.run_id, "")))
     print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     return 0
 

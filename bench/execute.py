@@ -2,8 +2,10 @@
 
 The contract: the folder ends `done` with metrics.json, `failed` with the error and its
 traceback, or `pruned` when an `on_eval` callback stopped it (a tuning study); a run already done
-is skipped; a cell whose lock another process holds is left alone (`busy`). Nothing depends on the
-process that launched the run staying alive.
+is skipped; a cell whose lock another process holds is left alone (`busy`); one whose status.json or
+metrics.json cannot be read has its results cleared and runs anew; one whose folder is deleted before or
+while it runs is `failed`, with nothing recorded. Nothing depends on the process that launched the run
+staying alive.
 
 A process that runs several cells of one task (a sweep worker) loads the task's data once: the
 last loaded (task, data) is kept, keyed by the task's name and full parameters.
@@ -56,14 +58,23 @@ def execute(
 ) -> str:
     """Run the cell in `folder`; return its final state: done, failed, pruned, or busy (locked elsewhere)."""
     device = device or default_device()
+    if not folder.path.is_dir():
+        return states.FAILED  # its folder was deleted before it started: nowhere to run or record it
     if not folder.lock.acquire():
         return states.BUSY
     try:
-        if force:
+        broken = [e for e in folder.unreadable() if e.path.name in ("status.json", "metrics.json")]
+        if force or broken:  # an unreadable status or metrics: what the cell did is unknown, so redo it all
             folder.clear_results()
+            for err in broken:
+                folder.log(f"== {now()} {err}: its results are cleared and it runs anew")
         elif folder.status().get("state") == states.DONE:
             return states.DONE
         return _run(folder, device, on_eval)
+    except OSError:
+        if folder.path.is_dir():
+            raise
+        return states.FAILED  # its folder was deleted while it ran: nowhere to record it
     finally:
         folder.lock.release()
 
@@ -80,6 +91,10 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
             method = registry.methods().get(spec.method).create(spec.method_params)
             result = train(spec, task, method, data, folder, device, on_eval)
     except BaseException as err:
+        if not folder.path.is_dir():  # its folder was deleted while it ran: nowhere to record it
+            if isinstance(err, Exception):
+                return states.FAILED
+            raise
         folder.log(traceback.format_exc())
         folder.write_status(
             state=states.FAILED,

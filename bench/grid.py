@@ -2,6 +2,12 @@
 
 `--method-param k=v` applies to every selected method that declares `k` (an error when none
 does); `--method-param gentle_clip.k=v` to that method alone. The same holds for task parameters.
+
+Every check happens here, before any folder is made: each parameter within its valid range
+(`Param.valid`), each task's rules (`Task.check`), seeds that the generators take (with the seeds the
+engine derives from them), and no cell that would train on nothing it was asked for
+(`bench.engine.train.empty_cell`, when the task knows its pool size without loading: `Task.pool_size`;
+else the engine refuses such a cell at set-up). Task parameter allow_empty=true lets such a cell run.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from dataclasses import dataclass, field
 
 from bench import registry
 from bench.errors import BenchError
+from bench.params import SEEDS, Interval
 from bench.registry import Entry, Registry
 from bench.spec import RunSpec
 
@@ -85,10 +92,62 @@ def _check_applies(reg: Registry, raw: dict[str, str], selected: list[str], flag
                 raise BenchError(
                     f"{flag} {key}: {reg.kind} {owner!r} is not among the selected: {', '.join(selected)}"
                 )
+            if name not in reg.get(owner).params:
+                _check_other_kind(reg, name, raw[key], flag)
             reg.get(owner).resolve({name: raw[key]})
         elif not any(name in reg.get(s).params and name not in reg.get(s).fixed for s in selected):
+            if not any(name in reg.get(s).params for s in selected):
+                _check_other_kind(reg, name, raw[key], flag)
             reg.get(selected[0]).resolve({name: raw[key]})  # raises: unknown, with hints
             raise BenchError(f"{flag} {key}: no selected {reg.kind} lets {name} be set")
+
+
+def _check_other_kind(reg: Registry, name: str, value: str, flag: str) -> None:
+    """A task parameter given to --method-param (or the reverse) names the flag it belongs to."""
+    other, use = (
+        (registry.tasks(), "--task-param") if reg.kind == "method" else (registry.methods(), "--method-param")
+    )
+    if any(name in other.get(n).params for n in other.names()):
+        raise BenchError(
+            f"{flag} {name}={value}: {name} is a {other.kind} parameter: use {use} {name}={value}"
+        )
+
+
+def check_seeds(seeds: list[int], split_seed: int) -> None:
+    """Refuse a train seed unless it and the seeds the engine derives from it (`generator_seeds`) lie in
+    [0, 2^63), and a split seed unless it does."""
+    from bench.engine.train import generator_seeds
+
+    for seed in seeds:
+        if not all(g in Interval.parse(SEEDS) for g in generator_seeds(seed)):
+            raise BenchError(
+                f"--seeds {seed}: a train seed must be in [0, {TRAIN_SEED_END}): the engine seeds generators "
+                f"with it, 3·seed + 2 and 10000 + seed, each below 2^63"
+            )
+    if split_seed not in Interval.parse(SEEDS):
+        raise BenchError(f"--split-seed {split_seed}: a split seed must be in {SEEDS} (a generator's seed)")
+
+
+TRAIN_SEED_END = (2**63 - 3) // 3 + 1  # the first train seed s with 3·s + 2 ≥ 2^63
+
+
+def check_cells(specs: list[RunSpec], tasks: dict) -> None:
+    """Refuse the first cell that would train on nothing it was asked for (bench.engine.train.empty_cell),
+    for the tasks whose pool size is known without loading; cells with allow_empty=true are let through."""
+    from bench.engine.split import make_split
+    from bench.engine.train import empty_cell
+
+    splits: dict = {}
+    for spec in specs:
+        hp, n = spec.task_params, tasks[spec.task].pool_size()
+        if n is None or hp["allow_empty"]:
+            continue
+        key = (n, spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
+        if key not in splits:
+            splits[key] = make_split(*key)
+        method = registry.methods().get(spec.method).cls
+        if why := empty_cell(splits[key], n, spec.pair_ratio, method, hp):
+            raise BenchError(f"{spec.label()}: {why}")
 
 
 def expand(grid: Grid) -> list[RunSpec]:
@@ -96,9 +155,13 @@ def expand(grid: Grid) -> list[RunSpec]:
     methods, tasks = registry.methods(), registry.tasks()
     _check_applies(methods, grid.method_params, grid.methods, "--method-param")
     _check_applies(tasks, grid.task_params, grid.tasks, "--task-param")
+    check_seeds(grid.seeds, grid.split_seed)
     mparams = {m: _params_for(methods.get(m), grid.method_params) for m in grid.methods}
     tparams = {t: _params_for(tasks.get(t), grid.task_params) for t in grid.tasks}
-    return [
+    made = {t: tasks.get(t).create(tparams[t]) for t in grid.tasks}  # Task.check: its ranges and rules
+    specs = [
         RunSpec(m, t, r, grid.split_seed, s, mparams[m], tparams[t])
         for t, m, r, s in itertools.product(grid.tasks, grid.methods, grid.ratios, grid.seeds)
     ]
+    check_cells(specs, made)
+    return specs

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bench import atomic
 from bench.errors import BenchError
+from bench.outfile import check_figure_name, writable
 
 
 def runs_table(args: argparse.Namespace):
-    """The collected table of the results folder; a BenchError when it holds no run."""
+    """The collected table of the results folder, narrowed by --where and to the current code version
+    (unless --all-versions; the runs left out are counted on stderr); a BenchError when it holds no run."""
     from bench.collect import collect
+    from bench.report.frame import select
     from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
     df = collect(store)
     if df.empty:
         raise BenchError(f"no runs under {store.runs}; run some first with `python -m bench run`")
+    df, old = select(df, getattr(args, "where", ()) or (), getattr(args, "all_versions", False))
+    if old:
+        print(
+            f"note: {old} run(s) of an older code version left out; pass --all-versions to include them",
+            file=sys.stderr,
+        )
     return df, store.root
 
 
@@ -49,12 +59,14 @@ def cmd_table(args: argparse.Namespace) -> int:
         full = sel["methods"]
         if full is not None and len(full) != 1:
             raise BenchError(f"table --ablation --methods {args.methods}: name one method, the full one")
-        table = ablation_table(df, sel["metric"], sel["tasks"], display=names, full=full and full[0])
+        table = ablation_table(
+            df, sel["metric"], sel["tasks"], display=names, full=full and full[0], spread=args.spread
+        )
     else:
-        table = make_table(df, columns=args.columns, display=names, **sel)
+        table = make_table(df, columns=args.columns, display=names, spread=args.spread, **sel)
     text = render(table, args.format, standalone=args.standalone)
     if args.out:
-        atomic.write_text(Path(args.out), text)
+        atomic.write_text(writable(Path(args.out)), text)
         print(f"table → {args.out}")
     else:
         print(text)
@@ -64,10 +76,11 @@ def cmd_table(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from bench.report import plot
 
+    if args.out:
+        check_figure_name(Path(args.out))
     df, root = runs_table(args)
     sel = selection(args)
-    out = Path(args.out or root / "figures" / f"{args.kind}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = writable(Path(args.out or root / "figures" / f"{args.kind}.png"))
     plot(
         df,
         args.kind,
@@ -85,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import write_report
 
     df, root = runs_table(args)
-    out = Path(args.out or root / "report.html")
+    out = writable(Path(args.out or root / "report.html"))
     path = write_report(df, out, root, metric=args.metric, display=display_names(args.names))
     print(f"report → {path}")
     return 0

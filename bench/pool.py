@@ -44,6 +44,7 @@ from pathlib import Path
 
 from bench import states as S
 from bench.spec import ROOT
+from bench.store import or_empty
 from bench.sweep import Cell, task_key
 from bench.worker import signal_name
 
@@ -76,7 +77,7 @@ class _Worker:
     def send(self, cell: Cell, key: str, force: bool) -> bool:
         """Give the worker a cell; False when it is gone (its end is noticed by the caller)."""
         self.cell, self.key, self.started = cell, key, False
-        self.status_before = cell.folder.status()
+        self.status_before = or_empty(cell.folder.status)  # unreadable: execute clears it and runs anew
         request = {"folder": str(cell.folder.path.resolve()), "force": force}
         try:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
@@ -260,10 +261,12 @@ def _record_failure(cell: Cell, error: str, before: dict) -> str:
     failure it recorded after the cell was sent); under the cell's lock, so that a cell another process
     runs now is left alone (busy). Return the cell's state."""
     folder = cell.folder
+    if not folder.path.is_dir():
+        return S.FAILED  # its folder was deleted: nowhere to record it (the sweep's summary names the cell)
     if not folder.lock.acquire():
         return S.BUSY
     try:
-        status = folder.status()
+        status = or_empty(folder.status)
         state = status.get("state")
         if state in (S.DONE, S.PRUNED) or (state == S.FAILED and status != before):
             return state

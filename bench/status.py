@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import states
-from bench.store import RunFolder
+from bench.store import RunFolder, or_empty
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class CellStatus:
 def cell_status(folder: RunFolder, job: JobView | None) -> CellStatus:
     """The state of one cell; `job`: its cluster job as the cluster package sees it (None: it has none,
     or no scheduler to ask)."""
-    status = folder.status()
-    recorded = status.get("state")
+    recorded = folder.recorded_state()  # None when status.json cannot be read: pending, for `run` to redo
+    status = folder.status() if recorded else {}
     job_id = job.job_id if job else None
     state = states.derive(recorded, folder.lock.held_elsewhere, job.phase if job else None)
     run_log = folder.file("log.txt")
@@ -59,9 +59,41 @@ def cell_status(folder: RunFolder, job: JobView | None) -> CellStatus:
     return CellStatus(state, job_id)
 
 
-def format_line(folder: RunFolder, status: CellStatus) -> str:
-    """State, job id, run id and label; then, indented, the reason and the log to read, if any."""
+def distinctions(folders: list[RunFolder]) -> dict[str, str]:
+    """run id → what tells its cell from the others of the same (method, task, pair ratio, split seed,
+    seed): the method and task parameters that differ among them, and the code version if it does
+    ("steps=10", "code 1a2b3c4"); cells alone in their group are left out."""
+    groups: dict[tuple, list[tuple[str, dict]]] = {}
+    for f in folders:
+        spec = f.spec()
+        config = {**{f"p_method_{k}": v for k, v in spec.method_params.items()}}
+        config |= {f"p_task_{k}": v for k, v in spec.task_params.items()}
+        config["code_version"] = or_empty(f.about).get("code_version")
+        key = (spec.method, spec.task, spec.pair_ratio, spec.split_seed, spec.seed)
+        groups.setdefault(key, []).append((f.run_id, config))
+    out = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        keys = sorted({k for _, c in members for k in c})
+        differ = [k for k in keys if len({repr(c.get(k)) for _, c in members}) > 1]
+        for run_id, config in members:
+            words = [
+                f"code {str(config.get(k))[:7]}"
+                if k == "code_version"
+                else f"{k.split('_', 2)[2]}={config.get(k)}"
+                for k in differ
+            ]
+            out[run_id] = ", ".join(words)
+    return out
+
+
+def format_line(folder: RunFolder, status: CellStatus, distinct: str = "") -> str:
+    """State, job id, run id and label (with `distinct`, what tells it from cells of the same label);
+    then, indented, the reason and the log to read, if any."""
     line = f"{status.state:<11} {status.job_id or '-':<12} {folder.run_id}  {folder.spec().label()}"
+    if distinct:
+        line += f" · {distinct}"
     if status.reason:
         line += f"\n{'':<11} {status.reason} (log: {status.log})"
     return line

@@ -18,7 +18,9 @@ class PseudoLabel(Clip):
 
     params = {
         **Clip.params,
-        "w_pl": Param(1.0, "weight of the pseudo-label term", low=0.01, high=10.0, log=True),
+        "w_pl": Param(
+            1.0, "weight of the pseudo-label term", low=0.01, high=10.0, log=True, valid="[0, inf)"
+        ),
     }
 
     def weights(self) -> dict[str, float]:

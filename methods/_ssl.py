@@ -11,9 +11,16 @@ from methods.losses import nt_xent
 
 SSL_PARAMS = {
     "w_ssl": Param(
-        0.15, "weight of L_SSL, NT-Xent per modality (0 removes it)", low=1e-3, high=10.0, log=True
+        0.15,
+        "weight of L_SSL, NT-Xent per modality (0 removes it)",
+        low=1e-3,
+        high=10.0,
+        log=True,
+        valid="[0, inf)",
     ),
-    "tau_ssl": Param(0.05, "temperature τ of the NT-Xent SSL term", low=0.01, high=0.5, log=True),
+    "tau_ssl": Param(
+        0.05, "temperature τ of the NT-Xent SSL term", low=0.01, high=0.5, log=True, valid="(0, inf)"
+    ),
 }
 
 

@@ -95,7 +95,9 @@ class BatchEmbeddings:
 
 
 COMMON_PARAMS = {
-    "temperature": Param(0.07, "initial CLIP temperature τ (s = 1/τ)", low=0.01, high=0.2, log=True),
+    "temperature": Param(
+        0.07, "initial CLIP temperature τ (s = 1/τ)", low=0.01, high=0.2, log=True, valid="(0, inf)"
+    ),
     "learn_temperature": Param(True, "train t = log s (clamped at log 100); false keeps τ fixed"),
 }
 

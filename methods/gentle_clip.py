@@ -25,10 +25,19 @@ class GentleClip(Method):
     order = 60
     needs_pairs = False
     params = {
-        "w_clip": Param(1.0, "weight of L_CLIP on the paired rows", low=0.1, high=10.0, log=True),
-        "w_sdd": Param(0.7, "weight of the SDD set term (0 removes it)", low=1e-4, high=1e3, log=True),
+        "w_clip": Param(
+            1.0, "weight of L_CLIP on the paired rows", low=0.1, high=10.0, log=True, valid="[0, inf)"
+        ),
+        "w_sdd": Param(
+            0.7, "weight of the SDD set term (0 removes it)", low=1e-4, high=1e3, log=True, valid="[0, inf)"
+        ),
         "w_mmd": Param(
-            0.2, "weight of the multi-kernel MMD set term (0 removes it)", low=1e-3, high=10.0, log=True
+            0.2,
+            "weight of the multi-kernel MMD set term (0 removes it)",
+            low=1e-3,
+            high=10.0,
+            log=True,
+            valid="[0, inf)",
         ),
         **SSL_PARAMS,
         "sdd_variant": Param(

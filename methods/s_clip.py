@@ -29,11 +29,23 @@ class SClip(PseudoLabel):
     order = 50
     params = {
         **Clip.params,
-        "w_pl": Param(0.5, "weight of the caption-level OT pseudo-label term", low=0.01, high=10.0, log=True),
-        "w_kw": Param(
-            0.5, "weight of the keyword-level term (tasks with keywords)", low=0.01, high=10.0, log=True
+        "w_pl": Param(
+            0.5,
+            "weight of the caption-level OT pseudo-label term",
+            low=0.01,
+            high=10.0,
+            log=True,
+            valid="[0, inf)",
         ),
-        "sinkhorn_iters": Param(10, "Sinkhorn iterations of the caption plan"),
+        "w_kw": Param(
+            0.5,
+            "weight of the keyword-level term (tasks with keywords)",
+            low=0.01,
+            high=10.0,
+            log=True,
+            valid="[0, inf)",
+        ),
+        "sinkhorn_iters": Param(10, "Sinkhorn iterations of the caption plan", valid="[1, inf)"),
     }
 
     def weights(self) -> dict[str, float]:

@@ -16,7 +16,12 @@ class SoftPl(PseudoLabel):
     params = {
         **PseudoLabel.params,
         "tau_pl": Param(
-            0.07, "temperature τ of the soft targets softmax(cos / τ)", low=0.01, high=1.0, log=True
+            0.07,
+            "temperature τ of the soft targets softmax(cos / τ)",
+            low=0.01,
+            high=1.0,
+            log=True,
+            valid="(0, inf)",
         ),
     }
 

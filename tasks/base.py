@@ -18,24 +18,47 @@ from bench.errors import BenchError
 from bench.params import Param, Variant
 
 COMMON_PARAMS = {
-    "steps": Param(600, "optimisation steps", low=100, high=5000, log=True),
-    "batch_size": Param(64, "rows per batch (paired + unpaired)"),
-    "paired_fraction": Param(1 / 3, "share of a batch's rows that are paired (released code: 22 of 64)"),
-    "lr": Param(1e-3, "Adam learning rate of heads and trainable towers", low=1e-5, high=1e-2, log=True),
-    "encoder_lr": Param(
-        1e-5, "learning rate of fine-tuned pretrained encoders", low=1e-6, high=1e-4, log=True
+    "steps": Param(600, "optimisation steps", low=100, high=5000, log=True, valid="[1, inf)"),
+    "batch_size": Param(64, "rows per batch (paired + unpaired)", valid="[2, inf)"),
+    "paired_fraction": Param(
+        1 / 3, "share of a batch's rows that are paired (released code: 22 of 64)", valid="[0, 1]"
     ),
-    "weight_decay": Param(1e-3, "Adam weight decay"),
-    "embed_dim": Param(256, "dimension d of the shared space"),
-    "head_dropout": Param(0.1, "dropout inside the projection head"),
+    "lr": Param(
+        1e-3,
+        "Adam learning rate of heads and trainable towers",
+        low=1e-5,
+        high=1e-2,
+        log=True,
+        valid="(0, inf)",
+    ),
+    "encoder_lr": Param(
+        1e-5,
+        "learning rate of fine-tuned pretrained encoders",
+        low=1e-6,
+        high=1e-4,
+        log=True,
+        valid="(0, inf)",
+    ),
+    "weight_decay": Param(1e-3, "Adam weight decay", valid="[0, inf)"),
+    "embed_dim": Param(256, "dimension d of the shared space", valid="[1, inf)"),
+    "head_dropout": Param(0.1, "dropout inside the projection head", valid="[0, 1)"),
     "unpaired": Param(
         "same", 'unpaired protocol (docs/methods.md, "The setting")', choices=("same", "disjoint")
     ),
     "val_fraction": Param(
-        0.0, "share of the train pool held out as a validation split (val_* metrics; for tuning)"
+        0.0,
+        "share of the train pool held out as a validation split (val_* metrics; for tuning)",
+        valid="[0, 1)",
     ),
-    "eval_every": Param(0, "evaluate every N steps as well as at the end (0: only at the end)"),
-    "checkpoint_every": Param(200, "save a resumable checkpoint every N steps (0: never)"),
+    "eval_every": Param(
+        0, "evaluate every N steps as well as at the end (0: only at the end)", valid="[0, inf)"
+    ),
+    "checkpoint_every": Param(200, "save a resumable checkpoint every N steps (0: never)", valid="[0, inf)"),
+    "allow_empty": Param(
+        False,
+        "run a cell that gets no pairs at r > 0, no unpaired rows at r = 0, or an empty train or "
+        "validation split (refused otherwise, before anything is written)",
+    ),
 }
 
 
@@ -92,7 +115,8 @@ class Task:
 
     def __init__(self, **values: Any):
         """Every declared parameter: the declared defaults overridden by `values`, each checked against
-        its choices, then the task's rules (`check`); an unknown name or a broken rule is a BenchError."""
+        its choices and valid range, then the task's rules (`check`); an unknown name or a broken rule is
+        a BenchError."""
         declared = self.declared_params()
         unknown = sorted(set(values) - set(declared))
         if unknown:
@@ -102,29 +126,23 @@ class Task:
             )
         p = {name: param.default for name, param in declared.items()} | values
         for name, param in declared.items():
-            param.check(name, p[name])
+            param.check(name, p[name], f"task {self.name}")
         self.check(p)
         self.p = p
 
     def check(self, p: dict[str, Any]) -> None:
-        """Refuse parameters `p` (every declared one, choices already checked) that cannot work together,
-        with `BenchError("task NAME: what is wrong, and what to do")`. The base checks the common training
-        parameters; a task adds its own rules and calls `super().check(p)`."""
-        rules = [
-            (p["steps"] >= 1, "steps must be at least 1"),
-            (p["batch_size"] >= 2, "batch_size must be at least 2"),
-            (0 <= p["paired_fraction"] <= 1, "paired_fraction must be in [0, 1]"),
-            (p["lr"] > 0 and p["encoder_lr"] > 0, "lr and encoder_lr must be positive"),
-            (p["weight_decay"] >= 0, "weight_decay must be ≥ 0"),
-            (p["embed_dim"] >= 1, "embed_dim must be at least 1"),
-            (0 <= p["head_dropout"] < 1, "head_dropout must be in [0, 1)"),
-            (0 <= p["val_fraction"] < 1, "val_fraction must be in [0, 1) (0: no validation split)"),
-            (
-                p["eval_every"] >= 0 and p["checkpoint_every"] >= 0,
-                "eval_every and checkpoint_every must be ≥ 0",
-            ),
-        ]
-        self.refuse(rules)
+        """Refuse parameters `p` (every declared one, each already within its choices and valid range,
+        `Param.valid`) that cannot work together, with `BenchError("task NAME: what is wrong, and what to
+        do")`. The common training parameters have no joint rule of their own here (the harness's rules
+        on the split are `bench.engine.train.empty_cell`); a task adds its own rules and calls
+        `super().check(p)`."""
+
+    def pool_size(self) -> int | None:
+        """N, the number of items of the train pool that `load` will return, when it is known without
+        loading (cheap: no data read); None otherwise. Grid expansion uses it to refuse, before anything
+        is written, a cell whose split is empty (no pairs at r > 0, ...); with None the engine refuses it
+        at set-up, before the first step."""
+        return None
 
     def refuse(self, rules: list[tuple[bool, str]]) -> None:
         """BenchError("task NAME: message") for the first rule (ok, message) that does not hold."""

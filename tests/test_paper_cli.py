@@ -5,6 +5,7 @@ the method and task classes when the run folder was made; these commands import 
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def test_table_prints_methods_by_ratio(sweep, capsys):
     # labels and order as the method classes declare them, recorded in each run's about.json
     assert rows == ["| Method", "| :--", "| CLIP", "| CLIP + SSL", "| Gentle-CLIP", "| Gentle-CLIP (no SDD)"]
     assert "Synthetic (A→B R@1), r = 0.05" in out and "r = 0.5" in out
-    assert "differs from CLIP" in out
+    # two seeds: no significance test, so no mark, and the legend says why
+    assert "No test against CLIP in any cell (no mark): fewer than 3 paired seeds." in out
+    assert "\\*" not in out.split("\n\n")[1] and "differs from CLIP" not in out
 
 
 def test_ablation_table_of_real_runs(sweep, capsys):
@@ -126,3 +129,58 @@ def test_no_runs_and_bad_names_file_are_one_line_errors(tmp_path, sweep, capsys)
     bad.write_text("- just\n- a list\n")
     assert main(["table", "--results", str(sweep), "--names", str(bad)]) == 2
     assert "expected a mapping" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    """clip at r = 0.05, seeds 0 and 1, swept at steps=20 and tried again at steps=40 in the same folder."""
+    results = tmp_path_factory.mktemp("variants") / "results"
+    common = ["--methods", "clip", "--tasks", "synthetic", "--pair-ratio", "0.05", "--seeds", "0,1"]
+    common += ["--jobs", "1", "--results", str(results)]
+    for steps in ("20", "40"):
+        assert main(["run", *common, *fast_args(steps=steps)]) == 0
+    return results
+
+
+def table_rows(out: str) -> list[str]:
+    return [line.split(" | ")[0] for line in out.splitlines() if line.startswith("| ")][2:]
+
+
+def test_variants_of_a_cell_are_rows_and_where_picks_one(variants, capsys):
+    assert main(["table", "--results", str(variants)]) == 0
+    out = capsys.readouterr().out
+    assert table_rows(out) == ["| CLIP (steps=20)", "| CLIP (steps=40)"]
+    assert main(["table", "--results", str(variants), "--where", "steps=40", "--format", "csv"]) == 0
+    csv = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(csv) == 2 and csv[1].startswith("clip,CLIP,False,synthetic,0.05,a2b_r1,")
+    assert ",2,2," in csv[1]  # n = n_expected = 2: the two seeds of one variant, not four
+    assert main(["table", "--results", str(variants), "--where", "steps=7"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --where steps=7: no run has steps = 7; present: 20, 40")
+        and err.count("\n") == 1
+    )
+    assert main(["plot", "--results", str(variants), "--where", "nope=1"]) == 2
+    assert "no parameter 'nope'" in capsys.readouterr().err
+
+
+def test_an_older_code_version_is_left_out_with_a_note(variants, tmp_path, capsys):
+    copy = tmp_path / "results"
+    shutil.copytree(variants, copy)
+    folder = next(f for f in Store(copy).all_folders() if f.spec().task_params["steps"] == 20)
+    about = json.loads(folder.file("about.json").read_text())
+    folder.file("about.json").write_text(json.dumps(about | {"code_version": "0ld" + about["code_version"]}))
+    assert main(["table", "--results", str(copy), "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert "note: 1 run(s) of an older code version left out; pass --all-versions" in captured.err
+    assert main(["table", "--results", str(copy), "--all-versions"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and any("code 0ld" in r for r in table_rows(captured.out))
+
+
+def test_status_tells_apart_cells_of_the_same_method_task_ratio_and_seeds(variants, capsys):
+    assert main(["status", "--results", str(variants)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done")]
+    assert len(lines) == 4
+    assert sum(line.endswith(" · steps=20") for line in lines) == 2
+    assert sum(line.endswith(" · steps=40") for line in lines) == 2

@@ -10,9 +10,9 @@ seeds 0-2 of split seed 0:
   r = 0.1:  Base 30/31/32 → 31.0 ± 1.0; Ours 35/37/36 → 36.0 ± 1.0; Rival 33/32/37 → 34.0 ± 2.6;
             Hard: failed, running, pending → —
 
-Paired t-tests against Base, the first by order (raw p): Ours 0.0027 and 0.0131, Hard 0.0155 (2 pairs),
-Rival 0.42 and 0.12. Holm over these 5 tests: 0.0137, 0.0523, 0.0523, 0.243, 0.42, so only Ours at
-r = 0.01 is marked; without the correction Ours at r = 0.1 and Hard would be too.
+Paired t-tests against Base, the first by order (raw p): Ours 0.0027 and 0.0131, Rival 0.42 and 0.12;
+Hard at r = 0.01 has 2 pairs only, so no test (a t-test would give 0.0155). Holm over these 4 tests:
+0.0110, 0.0392, 0.243, 0.42, so Ours is marked at both ratios and nothing else.
 """
 
 import math
@@ -24,6 +24,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.report import ablation_table, make_table, render
+from bench.report.frame import select
 
 VALUES = {
     ("base", 0.01): [0.10, 0.11, 0.12],
@@ -107,13 +108,16 @@ def test_markdown_numbers_marks_and_ranks(results):
         "| Base | 11.0 ± 1.0 | 31.0 ± 1.0 |",
         "| Hard | 31.0 ± 1.4 †2 | — |",
         "| Rival | <u>12.0 ± 2.0</u> | <u>34.0 ± 2.6</u> |",
-        "| Ours | **22.0 ± 2.0**\\* | **36.0 ± 1.0** |",
+        "| Ours | **22.0 ± 2.0**\\* | **36.0 ± 1.0**\\* |",
         "| *Nearest neighbour (no training)* | 5.0 | 5.0 |",
     ]
     assert "†k: only k of 3 seeds finished; not ranked." in lines
     assert "—: no finished run." in lines
     assert "Runs not finished: 2 failed, 1 pending, 1 running." in lines
-    assert any("differs from Base" in line and "Holm-corrected over the 5 test(s)" in line for line in lines)
+    assert any("differs from Base" in line and "Holm-corrected over the 4 test(s)" in line for line in lines)
+    assert any("paired t-test over n = 3 (split seed, seed) pairs" in line for line in lines)
+    assert "No test against Base in 2 cell(s) (no mark): fewer than 3 paired seeds." in lines
+    assert lines[-len(make_table(results).notes) :][0].startswith("Mean ± sample std over seeds")
 
 
 def test_table_model_keeps_n_p_and_run_folders(results):
@@ -121,8 +125,9 @@ def test_table_model_keeps_n_p_and_run_folders(results):
     ours = next(r for r in table.rows if r.name == "ours")
     hard = next(r for r in table.rows if r.name == "hard")
     assert table.n_expected == 3
-    assert ours.cells[0].p == pytest.approx(5 * 0.0027435, abs=1e-5)
-    assert ours.cells[1].p == pytest.approx(4 * 0.0130725, abs=1e-5) and not ours.cells[1].significant
+    assert ours.cells[0].p == pytest.approx(4 * 0.0027435, abs=1e-5)
+    assert ours.cells[1].p == pytest.approx(3 * 0.0130725, abs=1e-5) and ours.cells[1].significant
+    assert math.isnan(hard.cells[0].p) and not hard.cells[0].significant  # 2 pairs: no test
     assert (hard.cells[0].n, hard.cells[0].complete, hard.cells[0].rank) == (2, False, 0)
     assert hard.cells[1].n == 0 and hard.cells[1].runs == ()
     assert ours.cells[0].runs == tuple(f"runs/ours-0.01-{s}" for s in range(3))
@@ -131,6 +136,8 @@ def test_table_model_keeps_n_p_and_run_folders(results):
 def test_holm_family_is_the_table(results):
     md = render(make_table(results, methods=["base", "ours"]), "md")
     assert "| Ours | **22.0 ± 2.0**\\* | **36.0 ± 1.0**\\* |" in md.splitlines()
+    ours = next(r for r in make_table(results, methods=["base", "ours"]).rows if r.name == "ours")
+    assert [c.p for c in ours.cells] == pytest.approx([2 * 0.0027435, 0.0130725], abs=1e-6)
 
 
 def test_baseline_is_the_first_method_by_order_shown_or_not(results):
@@ -166,7 +173,7 @@ def test_latex_booktabs_and_marks(results):
         "Base & 11.0 $\\pm$ 1.0 & 31.0 $\\pm$ 1.0 \\\\",
         "Hard & 31.0 $\\pm$ 1.4$^{\\dagger 2}$ & -- \\\\",
         "Rival & \\underline{12.0 $\\pm$ 2.0} & \\underline{34.0 $\\pm$ 2.6} \\\\",
-        "Ours & \\textbf{22.0 $\\pm$ 2.0}$^{*}$ & \\textbf{36.0 $\\pm$ 1.0} \\\\",
+        "Ours & \\textbf{22.0 $\\pm$ 2.0}$^{*}$ & \\textbf{36.0 $\\pm$ 1.0}$^{*}$ \\\\",
         "\\textit{Nearest neighbour (no training)} & 5.0 & 5.0 \\\\",
         "\\bottomrule",
     ]:
@@ -236,7 +243,7 @@ def test_csv_has_one_line_per_cell(results):
 
 def test_html_fragment_links_every_run(results):
     html = render(make_table(results), "html", links=lambda d: f"../{d}/")
-    assert '<td title="n = 3, p (Holm) = 0.0137"><strong>22.0 ± 2.0</strong><sup>*</sup>' in html
+    assert '<td title="n = 3, p (Holm) = 0.011"><strong>22.0 ± 2.0</strong><sup>*</sup>' in html
     assert "31.0 ± 1.4<sup>†2</sup>" in html
     assert html.count('href="../runs/') == 3 + 3 + 3 + 2 + 3 + 3 + 3
     assert render(make_table(results), "html", standalone=True).startswith("<!DOCTYPE html>")
@@ -349,3 +356,130 @@ def test_mistakes_are_one_line_errors(results):
         render(make_table(results), "docx")
     with pytest.raises(BenchError, match="no runs of 'nope' in the results: nothing to ablate"):
         ablation_table(results, full="nope")
+
+
+def variants_frame(old_version=False):
+    """Base and Ours at r = 0.1, seeds 0-2, each swept at steps=50 and again at steps=10; with
+    `old_version`, a third Base try at steps=50 of an older code version (not current)."""
+    values = {
+        ("base", 50): [0.30, 0.31, 0.32],
+        ("base", 10): [0.10, 0.11, 0.12],
+        ("ours", 50): [0.40, 0.42, 0.44],
+        ("ours", 10): [0.20, 0.22, 0.24],
+    }
+    rows = [
+        run(m, 0.1, s, v, run_id=f"{m}-{steps}-{s}", p_task_steps=steps, code_version=f"v{m}", current=True)
+        for (m, steps), vals in values.items()
+        for s, v in enumerate(vals)
+    ]
+    if old_version:
+        rows += [
+            run(
+                "base",
+                0.1,
+                s,
+                0.9,
+                run_id=f"base-old-{s}",
+                p_task_steps=50,
+                code_version="0ld",
+                current=False,
+            )
+            for s in range(3)
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_two_variants_of_a_cell_are_two_labelled_rows_never_one_cell():
+    table = make_table(variants_frame())
+    rows = {r.label: r.cells[0] for r in table.rows if not r.reference}
+    assert list(rows) == ["Base (steps=10)", "Base (steps=50)", "Ours (steps=10)", "Ours (steps=50)"]
+    assert rows["Base (steps=10)"].mean == pytest.approx(11.0) and rows["Base (steps=10)"].n == 3
+    assert rows["Base (steps=50)"].mean == pytest.approx(31.0) and rows["Base (steps=50)"].n == 3
+    # each Ours variant is tested against the Base variant of the same steps: +10 each, p = 0.0027 raw
+    assert rows["Ours (steps=10)"].p == pytest.approx(2 * 0.0027435, abs=1e-6)
+    md = render(table, "md")
+    assert "| Base (steps=10) | 11.0 ± 1.0 |" in md and "| Ours (steps=50) | **42.0 ± 2.0**\\* |" in md
+    assert "has a row per variant, labelled by what differs" in md
+
+
+def test_where_picks_one_variant_and_bad_keys_or_values_are_one_line_errors():
+    df, old = select(variants_frame(), ["steps=10"])
+    assert old == 0 and set(df["p_task_steps"]) == {10}
+    labels = [r.label for r in make_table(df).rows if not r.reference]
+    assert labels == ["Base", "Ours"]  # one variant left: the plain names
+    assert len(select(variants_frame(), ["p_task_steps=50.0"])[0]) == 6
+    with pytest.raises(
+        BenchError, match=r"^--where stps: no parameter 'stps' in the results \(did you mean steps"
+    ):
+        select(variants_frame(), ["stps=10"])
+    with pytest.raises(BenchError, match="^--where steps=7: no run has steps = 7; present: 10, 50$"):
+        select(variants_frame(), ["steps=7"])
+    with pytest.raises(BenchError, match="write key=value"):
+        select(variants_frame(), ["steps"])
+
+
+def test_an_older_code_version_is_left_out_and_counted_unless_all_versions():
+    df, old = select(variants_frame(old_version=True))
+    assert old == 3 and "0ld" not in set(df["code_version"])
+    assert [r.label for r in make_table(df).rows if not r.reference][:2] == [
+        "Base (steps=10)",
+        "Base (steps=50)",
+    ]
+    every, none_out = select(variants_frame(old_version=True), all_versions=True)
+    assert none_out == 0 and len(every) == 15
+    labels = [r.label for r in make_table(every).rows if not r.reference]
+    assert "Base (steps=50, code 0ld)" in labels and "Base (steps=50, code vbase)" in labels
+    picked, _ = select(variants_frame(old_version=True), ["code_version=0ld"])
+    assert set(picked["run_id"]) == {"base-old-0", "base-old-1", "base-old-2"}
+
+
+def test_reruns_of_one_run_id_still_collapse_to_the_latest():
+    df = variants_frame()
+    rerun = df.iloc[[0]].assign(a2b_r1=0.99, finished_at="2026-01-01T00:00:00")
+    rows = make_table(pd.concat([df, rerun], ignore_index=True)).rows
+    cell = next(r for r in rows if r.label == "Base (steps=50)").cells[0]
+    assert cell.n == 3 and cell.mean == pytest.approx((99 + 31 + 32) / 3)
+
+
+def test_two_seeds_never_get_a_star():
+    # Ours is 10 points above Base on both seeds: a t-test would say p = 0.0317, but 2 pairs get no test
+    rows = [run("base", 0.1, s, 0.10 + s / 100) for s in range(2)]
+    rows += [run("ours", 0.1, s, 0.20 + s / 100 + (0.005 if s else 0)) for s in range(2)]
+    table = make_table(pd.DataFrame(rows))
+    ours = next(r for r in table.rows if r.name == "ours").cells[0]
+    assert math.isnan(ours.p) and not ours.significant
+    md = render(table, "md")
+    assert "\\*" not in md.split("\n\n")[1]  # no mark in the table body
+    assert "No test against Base in any cell (no mark): fewer than 3 paired seeds." in md
+    assert "differs from" not in md
+
+
+def test_equal_differences_get_the_permutation_test_and_no_t_test_star():
+    # Ours = Base + 5 on each of 3 seeds: zero variance, t infinite; the exact sign-flip p = 0.25
+    rows = [run("base", 0.1, s, 0.10 + s / 50) for s in range(3)]
+    rows += [run("ours", 0.1, s, 0.15 + s / 50) for s in range(3)]
+    table = make_table(pd.DataFrame(rows))
+    ours = next(r for r in table.rows if r.name == "ours").cells[0]
+    assert ours.p == pytest.approx(0.25) and not ours.significant
+    assert any("exact sign-flip permutation test" in n and "zero variance" in n for n in table.notes)
+
+
+def test_spread_ci_is_the_student_t_interval_of_the_mean():
+    # Base at r = 0.01: 10, 11, 12 → std 1, half-width t_{0.975, 2} · 1 / sqrt 3 = 4.302653 / 1.732051 = 2.484
+    table = make_table(results_frame(), spread="ci")
+    base = next(r for r in table.rows if r.name == "base").cells[0]
+    assert base.ci == pytest.approx(4.302652729911 / math.sqrt(3), rel=1e-9) and base.std == pytest.approx(
+        1.0
+    )
+    md = render(table, "md")
+    assert "| Base | 11.0 ± 2.5 | 31.0 ± 2.5 |" in md
+    assert "95 % confidence interval of the mean over seeds (Student t" in md
+    frame = pd.read_csv(__import__("io").StringIO(render(table, "csv")))
+    assert frame.loc[frame["row"] == "base", "ci95"].iloc[0] == pytest.approx(2.4841377, rel=1e-6)
+    with pytest.raises(BenchError, match="spread must be one of std, ci"):
+        make_table(results_frame(), spread="sem")
+
+
+def results_frame():
+    rows = [run(m, r, s, v) for (m, r), vals in VALUES.items() for s, v in enumerate(vals)]
+    return pd.DataFrame(rows)

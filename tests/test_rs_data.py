@@ -163,8 +163,8 @@ def test_a_malformed_synthetic_source_is_one_line(spec):
         ({"zero_shot": "aid,imagenet"}, "zero_shot may name only"),
         ({"source": "hf:someone/rs"}, "source must be local:ROOT, synthetic"),
         ({"templates": "a photo of a place."}, "each with {c}"),
-        ({"n_captions": 0}, "n_captions, n_keywords and eval_batch must be ≥ 1"),
-        ({"steps": 0}, "steps must be at least 1"),
+        ({"n_captions": 0}, "parameter n_captions=0 is outside its valid range [1, inf)"),
+        ({"steps": 0}, "parameter steps=0 is outside its valid range [1, inf)"),
     ],
 )
 def test_check_refuses_combinations_that_cannot_work(params, message):

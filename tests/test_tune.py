@@ -59,9 +59,11 @@ def test_two_local_workers_share_a_study_that_resumes_and_gives_a_preset(results
 
     preset = atomic.read_json(results / "presets" / f"{NAME}.json")
     args = ["run", "--methods", "clip", "--tasks", "synthetic", "--seeds", "0", "--jobs", "1"]
-    assert main([*args, "--results", str(results), "--method-param", f"preset={NAME}", *fast_args()]) == 0
+    assert preset["fixed_task_params"]["steps"] == 30 and "val_fraction" not in preset["fixed_task_params"]
+    assert main([*args, "--results", str(results), "--method-param", f"preset={NAME}"]) == 0
     runs = [f.spec() for f in store.all_folders() if f.spec().task_params["val_fraction"] == 0]
     assert [s.method_params["temperature"] for s in runs] == [preset["method_params"]["temperature"]]
+    assert [s.task_params["steps"] for s in runs] == [30]  # the preset's study's setup
     assert main(["collect", "--results", str(results)]) == 0
     assert main(["table", "--results", str(results), "--format", "csv"]) == 0
     value = store.folder(runs[0].run_id()).metrics()["a2b_r1"]
@@ -119,7 +121,8 @@ def test_bad_input_is_one_line_exit_2(extra, message, results, capsys):
 def test_an_unknown_metric_names_the_validation_metrics(results, capsys):
     assert tune(results, "--trials", "1", "--metric", "a2b_r2") == 2
     err = capsys.readouterr().err
-    assert "the run has no val_a2b_r2; validation metrics: val_a2b_r1" in err
+    assert "--metric a2b_r2: task synthetic reports no such validation metric; its metrics: a2b_r1" in err
+    assert not results.exists()
 
 
 def test_unknown_method_and_budget(results, capsys):

@@ -1,17 +1,22 @@
 """Resumable checkpoints: everything a run needs to continue exactly where it stopped.
 
 Model and optimiser state, the step, the batch streams, the view generator, torch's global RNG
-(dropout), the history of evaluations and the training time so far. Written atomically.
+(dropout), the history of evaluations and the training time so far. Written atomically; one that cannot
+be read (truncated, not a checkpoint) raises atomic.CorruptFile, and `set_aside` moves it out of the way.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.atomic import write_with
+from bench.atomic import CorruptFile, write_with
+
+CORRUPT_SUFFIX = ".corrupt"
+REQUIRED = ("model", "optimizer", "sampler", "view_gen", "step", "history", "train_s", "eval_s", "torch_rng")
 
 
 def save(path: Path, **state: Any) -> None:
@@ -20,9 +25,25 @@ def save(path: Path, **state: Any) -> None:
 
 
 def load(path: Path) -> dict[str, Any] | None:
-    """The saved state, with torch's global RNG restored; None when there is no checkpoint."""
+    """The saved state, with torch's global RNG restored; None when there is no checkpoint; CorruptFile
+    when it cannot be read or lacks what a run needs (torch's RNG is then left as it was)."""
     if not Path(path).is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... on a damaged file
+        first = (str(err).splitlines() or [""])[0][:200]
+        raise CorruptFile(path, f"{type(err).__name__}: {first}") from None
+    missing = [k for k in REQUIRED if k not in state] if isinstance(state, dict) else list(REQUIRED)
+    if missing:
+        raise CorruptFile(path, f"not a run's checkpoint (no {', '.join(missing)})")
     torch.set_rng_state(state["torch_rng"])
     return state
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable checkpoint to `<name>.corrupt` (replacing an older one); return the new path."""
+    path = Path(path)
+    aside = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    return aside

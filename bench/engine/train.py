@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
+from bench.atomic import CorruptFile
 from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.embed import batch_embeddings
 from bench.engine.model import TwoTower
 from bench.engine.split import Split, make_split
+from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.spec import RunSpec
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from tasks.base import Task, TaskData
 
 LOG_EVERY = 50
+VIEW_SEED_OFFSET = 10_000  # the view generator's seed is VIEW_SEED_OFFSET + the train seed
 
 OnEval = Callable[[int, dict[str, float]], str | None]
 """Called after each intermediate evaluation with (step, metrics); a returned text stops the run
@@ -102,6 +105,8 @@ def setup(
     """The split (saved as split.json), the model, the optimiser and the seeded batch and view streams."""
     hp = spec.task_params
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
+    if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
+        raise BenchError(f"{spec.label()}: {why}")
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 
@@ -128,13 +133,52 @@ def setup(
     )
     out.log(f"batch: {shape.paired} paired + {shape.unpaired} unpaired rows per modality; {steps} steps")
     sampler = BatchSampler(split, shape, spec.seed)
-    view_gen = torch.Generator().manual_seed(10_000 + spec.seed)
+    view_gen = torch.Generator().manual_seed(VIEW_SEED_OFFSET + spec.seed)
     return Run(spec, task, method, data, split, shape, model, optimizer, sampler, view_gen, device, steps)
 
 
+def generator_seeds(seed: int) -> list[int]:
+    """Every seed the engine derives from train seed `seed` for a generator: torch.manual_seed(seed), the
+    batch streams' 3·seed + 0, 1, 2 (batches.py) and the views' VIEW_SEED_OFFSET + seed; each must lie
+    in [0, 2^63)."""
+    return [seed, seed * 3, seed * 3 + 1, seed * 3 + 2, VIEW_SEED_OFFSET + seed]
+
+
+def empty_cell(split: Split, n: int, ratio: float, method: Method, hp: dict[str, Any]) -> str | None:
+    """Why a cell of a pool of `n` items split as `split` would train on nothing it was asked for, or
+    None: a validation split asked for (val_fraction > 0) that holds no item or every item; pairs asked
+    for (r > 0) and none drawn; a method that trains without pairs at r = 0 and no unpaired rows of both
+    modalities. (A method that needs pairs at r = 0 reports its untrained model: the paper's no-pairs
+    row.) The text ends with the opt-in, task parameter allow_empty."""
+    n_val, vf = len(split.val), hp["val_fraction"]
+    n_train = n - n_val
+    n_u = min(len(split.unpaired_a), len(split.unpaired_b))
+    why = None
+    if vf > 0 and n_val == 0:
+        why = f"val_fraction={vf:g} of {n} train items holds out round({vf * n:g}) = 0 items"
+    elif vf > 0 and n_train == 0:
+        why = f"val_fraction={vf:g} of {n} train items holds out all {n_val}, leaving none to train on"
+    elif ratio > 0 and len(split.paired) == 0:
+        why = f"r = {ratio:g} of {n_train} train items gives round({ratio * n_train:g}) = 0 pairs"
+    elif ratio == 0 and not method.needs_pairs and n_u == 0:
+        why = (
+            f"r = 0 and {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B items of {n_train}: "
+            f"{method.name} has nothing to train on"
+        )
+    if why is None:
+        return None
+    return f"{why}; enlarge the train pool, or set --task-param allow_empty=true to run it anyway"
+
+
 def resume(run: Run, out: RunOutput) -> None:
-    """Continue from checkpoint.pt when the run has one: model, optimiser, streams, RNGs, history, clocks."""
-    saved = checkpoint.load(out.file("checkpoint.pt"))
+    """Continue from checkpoint.pt when the run has one: model, optimiser, streams, RNGs, history, clocks.
+    One that cannot be read is set aside (checkpoint.pt.corrupt) and the run starts from step 0."""
+    try:
+        saved = checkpoint.load(out.file("checkpoint.pt"))
+    except CorruptFile as err:
+        aside = checkpoint.set_aside(err.path)
+        out.log(f"{err}; set aside as {aside.name}, starting from step 0")
+        return
     if saved is None:
         return
     run.model.load_state_dict(saved["model"])

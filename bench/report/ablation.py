@@ -63,6 +63,7 @@ def ablation_table(
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
+    spread: str = "std",
 ) -> Table:
     """`full`, its ablations and its controls that have runs, one column per (task, metric, ratio).
 
@@ -91,4 +92,5 @@ def ablation_table(
         percent=percent,
         digits=digits,
         alpha=alpha,
+        spread=spread,
     )

@@ -1,4 +1,4 @@
-"""How one cell reads in a given output format: mean ± std, bold/underline, *, †n, the change, or —."""
+"""How one cell reads in a given output format: mean ± std (or CI half-width), bold/underline, *, †n, —."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def cell_text(cell: Cell, digits: int, style: Style, reference: bool = False) ->
         return style.missing
     text = number(cell.mean, digits, style)
     if cell.n > 1:
-        text += style.pm + number(cell.std, digits, style)
+        text += style.pm + number(cell.spread, digits, style)
     if reference:
         return text
     if cell.rank:

@@ -1,7 +1,8 @@
 """Figures with seaborn, one panel per task: `ratio`, `ablation` and `cost`.
 
-- ratio: the metric against the pair ratio, one line per method (mean over seeds, band ± 1 std); the x axis
-  is logarithmic when the positive ratios span a decade or more (symlog when r = 0 is present too).
+- ratio: the metric against the pair ratio, one line per method (per variant, labelled as in the tables;
+  mean over seeds, band ± 1 std); the x axis is logarithmic when the positive ratios span a decade or
+  more (symlog when r = 0 is present too).
   Points with fewer seeds than the figure's fullest point are drawn hollow.
 - ablation: bars of the full method, its ablations and controls per pair ratio (mean, error bar ± 1 std),
   as the ablation table picks them (ablation.py); bars with fewer seeds than the fullest bar are hatched.
@@ -23,7 +24,7 @@ import pandas as pd
 from bench import atomic
 from bench.errors import BenchError
 from bench.report.ablation import ablation_rows
-from bench.report.frame import in_order, prepare, primary_metric
+from bench.report.frame import in_order, prepare, primary_metric, row_label, variant_rows
 from bench.report.layout import pick
 from bench.report.names import names
 
@@ -66,8 +67,10 @@ def plot(
     sns, Figure = _seaborn()
     fig = Figure(figsize=(4.8 * len(tasks) + 2.4, 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
-    order = [shown.get(m, m) for m in methods]
-    every = [shown.get(m, m) for m in in_order(runs, "method", runs["method"])]
+    order = [row_label(shown.get(m, m), v) for m, v in variant_rows(runs, methods)]
+    every = [
+        row_label(shown.get(m, m), v) for m, v in variant_rows(runs, in_order(runs, "method", runs["method"]))
+    ]
     colours = sns.color_palette("tab10" if len(every) <= 10 else "husl", len(every))
     palette = dict(zip(every, colours, strict=True))  # a method keeps its colour across figures
     draw = {"ratio": _ratio, "ablation": _ablation, "cost": _cost}[kind]
@@ -115,7 +118,9 @@ def _long(runs, tasks, methods, metric, shown) -> pd.DataFrame:
         part = pd.DataFrame(
             {
                 "task": task,
-                "method": sel["method"].map(lambda x: shown.get(x, x)),
+                "method": [
+                    row_label(shown.get(m, m), v) for m, v in zip(sel["method"], sel["variant"], strict=True)
+                ],
                 "pair_ratio": sel["pair_ratio"].astype(float),
                 "value": sel[m].astype(float) * 100,
                 "metric": shown.get(m, m),

@@ -75,19 +75,21 @@ def markdown(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """One line per (row, column): identity, mean, std, n, complete, rank, p (Holm), delta, runs."""
+    """One line per (row, column): identity, mean, std, n, complete, rank, p (Holm), delta, runs, the
+    half-width of the 95 % t interval of the mean (ci95) and the row's variant."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
         ["row", "label", "reference", "task", "pair_ratio", "metric", "mean", "std", "n", "n_expected"]
-        + ["complete", "rank", "p_holm", "significant", "delta", "runs"]
+        + ["complete", "rank", "p_holm", "significant", "delta", "runs", "ci95", "variant"]
     )
     for row in table.rows:
         for col, c in zip(table.columns, row.cells, strict=True):
             nums = ["" if math.isnan(x) else repr(float(x)) for x in (c.mean, c.std)]
-            extra = ["" if math.isnan(x) else repr(float(x)) for x in (c.p, c.delta)]
+            extra = ["" if math.isnan(x) else repr(float(x)) for x in (c.p, c.delta, c.ci)]
             w.writerow(
                 [row.name, row.label, row.reference, col.task, col.pair_ratio, col.metric, *nums, c.n]
                 + [table.n_expected, c.complete, c.rank, extra[0], c.significant, extra[1], ";".join(c.runs)]
+                + [extra[2], row.variant]
             )
     return out.getvalue()

@@ -1,8 +1,11 @@
 """The table model: methods as rows, (task, metric) × pair ratio or (task, pair ratio) × metric as columns.
 
 Rules (they hold for every output format):
-- A cell is the mean ± sample std of a metric over the done runs of (method, task, pair ratio) that report
-  it, one per (split_seed, seed); `n` is their number.
+- A cell is one experiment: the done runs of (method, task, pair ratio) with the same method parameters,
+  task parameters and code version (frame.py), one per (split_seed, seed), that report the metric; `n`
+  is their number. A method with several such configurations in a cell has one row per variant, labelled
+  by the parameters that differ ("CLIP (steps=10)"). The cell shows the mean ± the sample std (spread
+  "std") or ± the half-width of the 95 % Student t confidence interval of the mean (spread "ci").
 - `n_expected` is the largest `n` of any method cell in the table. A cell with fewer runs is incomplete:
   it is shown with its own n (†n) and takes no part in the ranking; a cell with none is missing (—).
 - Best (rank 1, bold) and second best (rank 2, underline) are ranked per column among complete cells
@@ -11,9 +14,12 @@ Rules (they hold for every output format):
 - Rows and tasks are listed by the `order` their runs record (then by name), and shown by their `label`.
 - Each method other than the baseline (by default the method that declares itself the baseline,
   `method_baseline`, else the first by order: the plain method the others improve on) is tested
-  against the baseline on the same column with a paired t-test over the (split_seed, seed) pairs
-  both have (see stats.py); the p-values of the whole table are Holm-corrected
-  together and a cell is marked significant when the corrected p < alpha.
+  against the baseline on the same column over the (split_seed, seed) pairs both have: a paired
+  t-test, or the exact sign-flip permutation test where the differences have zero variance, and no test
+  at all below 3 pairs (stats.py). Where the baseline has several variants, a row is tested against the
+  baseline variant of the same parameters (none: no test). The p-values of the whole table are
+  Holm-corrected together and a cell is marked significant when the corrected p < alpha; the legend
+  says which tests were made, on how many pairs, and why a cell has none.
 - Reference rows (`ref_NAME_<metric>` columns, no training) hold one value per split seed; they are
   neither ranked nor tested.
 """
@@ -28,10 +34,12 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.frame import IDENTITY, in_order, prepare, reference_names
+from bench.report.frame import IDENTITY, in_order, prepare, reference_names, row_label, variant_rows
 from bench.report.layout import Column, columns_for, pick
 from bench.report.names import names
-from bench.report.stats import holm, paired_p, summarize
+from bench.report.stats import SIGN_FLIP, T_TEST, PairedTest, ci_half, holm, paired_test, summarize
+
+SPREADS = ("std", "ci")
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,8 @@ class Cell:
 
     rank: 1 best, 2 second, 0 unranked. p: Holm-adjusted p-value against the baseline (NaN: no test).
     delta: mean minus the reference method's mean (NaN when not asked for or not available).
-    runs: the run folders the cell came from, in (split_seed, seed) order."""
+    runs: the run folders the cell came from, in (split_seed, seed) order. ci: half-width of the 95 %
+    Student t interval of the mean; `spread` is what the cell shows after ±: std or ci (kind)."""
 
     mean: float = math.nan
     std: float = math.nan
@@ -51,14 +60,23 @@ class Cell:
     significant: bool = False
     delta: float = math.nan
     runs: tuple[str, ...] = ()
+    ci: float = math.nan
+    kind: str = "std"
+
+    @property
+    def spread(self) -> float:
+        return self.ci if self.kind == "ci" else self.std
 
 
 @dataclass(frozen=True)
 class Row:
+    """name: the method (or reference); variant: its parameters that tell it from its other rows."""
+
     name: str
     label: str
     cells: tuple[Cell, ...]
     reference: bool = False
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class Table:
     n_expected: int
     digits: int
     notes: tuple[str, ...]
+    spread: str = "std"
 
 
 def make_table(
@@ -86,6 +105,7 @@ def make_table(
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
+    spread: str = "std",
 ) -> Table:
     """The results table of the collected runs `df` (one row per run, as `collect` writes it).
 
@@ -96,7 +116,7 @@ def make_table(
     in the results, then by name). baseline: the method the others are tested against (default: the one
     that declares itself the baseline, else the first by order, of those with runs in the chosen
     tasks). display: raw name → shown name for methods, tasks, metrics and references, over the
-    labels in the results. percent: values × 100."""
+    labels in the results. percent: values × 100. spread: "std" or "ci" (95 % t interval of the mean)."""
     if columns not in ("ratio", "metric"):
         raise BenchError(f"columns must be 'ratio' or 'metric', not {columns!r}")
     runs = prepare(df)
@@ -121,6 +141,7 @@ def make_table(
         percent=percent,
         digits=digits,
         alpha=alpha,
+        spread=spread,
     )
 
 
@@ -145,27 +166,41 @@ def build(
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
+    spread: str = "std",
 ) -> Table:
-    """The Table of `methods` × `columns` from prepared runs (frame.prepare), by the rules of this module."""
+    """The Table of `methods` (one row per variant) × `columns` from prepared runs (frame.prepare), by the
+    rules of this module."""
+    if spread not in SPREADS:
+        raise BenchError(f"spread must be one of {', '.join(SPREADS)}, not {spread!r}")
     done = runs[runs["state"] == "done"]
     scale = 100.0 if percent else 1.0
     by_cell = _by_cell(done, columns)
-    grid = {
-        m: [_seed_values(by_cell, m, c, scale) for c in columns] for m in {*methods, baseline, delta_from}
-    }
-    n_expected = max((len(v) for m in methods for v in grid[m]), default=0)
-    stats = {m: [summarize([v for v, _ in vals.values()]) for vals in grid[m]] for m in grid if m}
-    tested = [(m, j) for m in methods if baseline and m != baseline for j in range(len(columns))]
-    raw = [paired_p(_values(grid[m][j]), _values(grid[baseline][j])) for m, j in tested]
-    adjusted = dict(zip(tested, holm(raw), strict=True))
-    ranks = [_ranks([stats[m][j] for m in methods], n_expected, digits) for j in range(len(columns))]
+    rows_of = variant_rows(runs, [m for m in dict.fromkeys([*methods, baseline, delta_from]) if m])
+    keys = [k for k in rows_of if k[0] in methods]
+    grid = {k: [_seed_values(by_cell, k, c, scale) for c in columns] for k in rows_of}
+    n_expected = max((len(v) for k in keys for v in grid[k]), default=0)
+    stats = {k: [summarize([v for v, _ in vals.values()]) for vals in grid[k]] for k in grid}
+    base_of = {k: _counterpart(k, rows_of, baseline) for k in keys if baseline and k[0] != baseline}
+    tests: dict[tuple, PairedTest] = {}
+    for k, b in base_of.items():
+        for j in range(len(columns)):
+            if b is None:
+                tests[(k, j)] = PairedTest(math.nan, 0, "", "no baseline variant of the same parameters")
+            else:
+                tests[(k, j)] = paired_test(_values(grid[k][j]), _values(grid[b][j]))
+    order = list(tests)
+    adjusted = dict(zip(order, holm([tests[t].p for t in order]), strict=True))
+    ranks = [_ranks([stats[k][j] for k in keys], n_expected, digits) for j in range(len(columns))]
     rows = []
-    for i, m in enumerate(methods):
+    for i, k in enumerate(keys):
+        m, variant = k
+        ref = _counterpart(k, rows_of, delta_from) if delta_from and m != delta_from else None
         cells = []
-        for j, vals in enumerate(grid[m]):
-            mean, std, n = stats[m][j]
-            p = adjusted.get((m, j), math.nan)
-            delta = mean - stats[delta_from][j][0] if delta_from and m != delta_from else math.nan
+        for j, vals in enumerate(grid[k]):
+            mean, std, n = stats[k][j]
+            p = adjusted.get((k, j), math.nan)
+            delta = mean - stats[ref][j][0] if ref else math.nan
+            values = [v for v, _ in vals.values()]
             cells.append(
                 Cell(
                     mean,
@@ -177,27 +212,43 @@ def build(
                     significant=p < alpha,
                     delta=delta,
                     runs=tuple(d for _, d in vals.values()),
+                    ci=ci_half(values),
+                    kind=spread,
                 )
             )
-        rows.append(Row(m, shown.get(m, m), tuple(cells)))
+        rows.append(Row(m, row_label(shown.get(m, m), variant), tuple(cells), variant=variant))
     if references:
-        rows += _reference_rows(done, columns, shown, scale)
-    legend = _legend(runs, columns, methods, rows, n_expected, shown, baseline, delta_from, raw, alpha)
-    return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes))
+        rows += _reference_rows(done, columns, shown, scale, spread)
+    legend = _legend(
+        runs, columns, methods, rows, n_expected, shown, baseline, delta_from, tests, alpha, spread
+    )
+    return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes), spread)
+
+
+def _counterpart(row: tuple[str, str], rows_of: Sequence[tuple[str, str]], method: str | None):
+    """The row of `method` that `row` is compared with: its only row, else the one of the same variant
+    (None when there is no such row)."""
+    if method is None:
+        return None
+    of = [k for k in rows_of if k[0] == method]
+    if len(of) == 1:
+        return of[0]
+    return next((k for k in of if k[1] == row[1]), None)
 
 
 def _by_cell(done: pd.DataFrame, columns: Sequence[Column]) -> dict:
-    """(method, task, pair_ratio) → its done runs in (split_seed, seed) order, with only the columns the
-    cells read (the table's metrics and run_dir): one pass over the runs instead of one per cell."""
+    """(method, variant, task, pair_ratio) → its done runs in (split_seed, seed) order, with only the columns
+    the cells read (the table's metrics and run_dir): one pass over the runs instead of one per cell."""
     metrics = sorted({c.metric for c in columns if c.metric in done.columns})
     dirs = done["run_dir"].fillna("").astype(str) if "run_dir" in done.columns else ""
-    narrow = done[[*IDENTITY, *metrics]].assign(run_dir=dirs).sort_values(["split_seed", "seed"])
-    return dict(iter(narrow.groupby(["method", "task", "pair_ratio"], sort=False)))
+    narrow = done[[*IDENTITY, "variant", *metrics]].assign(run_dir=dirs).sort_values(["split_seed", "seed"])
+    return dict(iter(narrow.groupby(["method", "variant", "task", "pair_ratio"], sort=False)))
 
 
-def _seed_values(by_cell: dict, method: str | None, col: Column, scale: float) -> dict:
-    """(split_seed, seed) → (value × scale, run_dir) of the done runs of `method` in `col` with a value."""
-    sel = by_cell.get((method, col.task, col.pair_ratio))
+def _seed_values(by_cell: dict, row: tuple[str, str], col: Column, scale: float) -> dict:
+    """(split_seed, seed) → (value × scale, run_dir) of the done runs of `row` (method, variant) in `col`
+    with a value."""
+    sel = by_cell.get((*row, col.task, col.pair_ratio))
     if sel is None or col.metric not in sel.columns:
         return {}
     sel = sel[sel[col.metric].notna()]
@@ -219,7 +270,7 @@ def _ranks(stats: list[tuple[float, float, int]], n_expected: int, digits: int) 
     return [levels.index(s) + 1 if s is not None and levels.index(s) < 2 else 0 for s in shown]
 
 
-def _reference_rows(done, columns, shown, scale) -> list[Row]:
+def _reference_rows(done, columns, shown, scale, spread="std") -> list[Row]:
     refs = sorted({r for c in columns for r in reference_names(done, c.metric)})
     rows = []
     for ref in refs:
@@ -230,23 +281,50 @@ def _reference_rows(done, columns, shown, scale) -> list[Row]:
             per_split = (
                 sel[["split_seed", col]].dropna().groupby("split_seed")[col].first() if col in sel else []
             )
-            mean, std, n = summarize([v * scale for v in per_split])
-            cells.append(Cell(mean, std, n, complete=n > 0))
+            values = [v * scale for v in per_split]
+            mean, std, n = summarize(values)
+            cells.append(Cell(mean, std, n, complete=n > 0, ci=ci_half(values), kind=spread))
         rows.append(Row(ref, shown.get(ref, ref), tuple(cells), reference=True))
     return rows
 
 
-def _legend(runs, columns, methods, rows, n_expected, shown, baseline, delta_from, raw, alpha) -> list[str]:
+def _legend(
+    runs, columns, methods, rows, n_expected, shown, baseline, delta_from, tests, alpha, spread
+) -> list[str]:
     method_cells = [c for r in rows if not r.reference for c in r.cells]
-    out = [f"Mean ± std over seeds; a full cell has {n_expected} seed(s)."]
-    out.append("Bold: best, underlined: second best per column, among full cells only.")
-    if baseline and any(not math.isnan(p) for p in raw):
-        m = sum(not math.isnan(p) for p in raw)
-        out.append(
-            f"*: differs from {shown.get(baseline, baseline)} on the same column (two-sided paired "
-            f"t-test over (split seed, seed) pairs, Holm-corrected over the {m} test(s) of this table, "
-            f"p < {alpha:g})."
+    if spread == "ci":
+        what = (
+            "Mean ± half-width of the 95 % confidence interval of the mean over seeds (Student t, n − 1 df)"
         )
+    else:
+        what = "Mean ± sample std over seeds"
+    out = [f"{what}; a full cell has {n_expected} seed(s)."]
+    if any(r.variant for r in rows):
+        out.append(
+            "A method run with several parameter sets (or code versions) in one cell has a row per "
+            "variant, labelled by what differs."
+        )
+    out.append("Bold: best, underlined: second best per column, among full cells only.")
+    made = [t for t in tests.values() if not math.isnan(t.p)]
+    name = shown.get(baseline, baseline) if baseline else ""
+    if made:
+        ns = sorted({t.n for t in made})
+        n_text = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+        kinds = [k for k in (T_TEST, SIGN_FLIP) if any(t.test == k for t in made)]
+        how = "two-sided " + " or ".join(kinds)
+        if SIGN_FLIP in kinds:
+            how += " (the permutation test where the differences have zero variance)"
+        out.append(
+            f"*: differs from {name} on the same column ({how} over {n_text} (split seed, seed) pairs, "
+            f"Holm-corrected over the {len(made)} test(s) of this table, p < {alpha:g})."
+        )
+    reasons: dict[str, int] = {}
+    for t in tests.values():
+        if math.isnan(t.p):
+            reasons[t.reason] = reasons.get(t.reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        scope = "any cell" if not made else f"{count} cell(s)"
+        out.append(f"No test against {name} in {scope} (no mark): {reason}.")
     if delta_from:
         out.append(f"(±x): change from {shown.get(delta_from, delta_from)} in the same units.")
     if any(0 < c.n < n_expected for c in method_cells):

@@ -32,12 +32,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.cluster != "slurm" and (args.profile or args.cluster_param):
         raise BenchError("--profile and --cluster-param need --cluster slurm")
     configs = [study_config(args, m, results, len(methods) > 1) for m in methods]
+    check_studies(configs)
     Store(results).ensure_writable()
     for cfg in configs:
         cfg.save()
         run_workers(cfg, args)
         print(finish(cfg, results))
     return 0
+
+
+def check_studies(configs: list) -> None:
+    """Before any trial or file: each study's metric is one its task reports, a study of the same name has
+    the same setup, and a database given with --storage opens."""
+    from bench.tune.study import check_metric, storage
+
+    for cfg in configs:
+        cfg.check_unchanged()
+        check_metric(cfg)
+    for url in dict.fromkeys(cfg.storage for cfg in configs if "://" in cfg.storage):
+        storage(url)
 
 
 def select_methods(args: argparse.Namespace) -> list[str]:

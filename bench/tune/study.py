@@ -47,14 +47,26 @@ class StudyConfig:
         return config_path(Path(self.results), self.name)
 
     def save(self) -> None:
-        """Write the config; a study of the same name with another setup is an error."""
-        old = atomic.read_json(self.path, default=None)
-        if old is not None and {**old, "storage": self.storage} != asdict(self):
-            raise BenchError(
-                f"study {self.name} exists with another setup ({self.path}); choose --study NAME"
-            )
+        """Write the config, unless a study of the same name has another setup (check_unchanged)."""
+        self.check_unchanged()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_json(self.path, asdict(self))
+
+    def check_unchanged(self) -> None:
+        """A study of this name with another setup is an error saying what differs and how to start anew."""
+        old = atomic.read_json(self.path, default=None)
+        changes = setup_changes(old, asdict(self)) if old is not None else []
+        if changes:
+            raise BenchError(
+                f"study {self.name} exists with another setup: {'; '.join(changes)}; start a new one "
+                f"with --study NEW_NAME, or delete {self.discard()} to start {self.name} anew"
+            )
+
+    def discard(self) -> str:
+        """What to delete to start this study anew: its config and its journal (or its database entry)."""
+        if "://" in self.storage:
+            return f"{self.path} and the study {self.name} in the database (optuna delete-study)"
+        return f"{self.path} and {self.storage}"
 
     @classmethod
     def load(cls, results: Path, name: str) -> StudyConfig:
@@ -69,14 +81,63 @@ def config_path(results: Path, name: str) -> Path:
     return results / "studies" / f"{name}.json"
 
 
+def setup_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'key: old → new' for each setting that differs (parameters one by one); the storage may change."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key, UNSET), new.get(key, UNSET)
+        if key == "storage" or before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            for name in sorted(set(before) | set(after)):
+                b, a = before.get(name, UNSET), after.get(name, UNSET)
+                if b != a:
+                    out.append(f"{key}.{name}: {shown(b)} → {shown(a)}")
+        else:
+            out.append(f"{key}: {shown(before)} → {shown(after)}")
+    return out
+
+
+UNSET = object()
+
+
+def shown(value: Any) -> str:
+    return "(unset)" if value is UNSET else str(value)
+
+
 def storage(url_or_path: str) -> Any:
-    """A database URL as given, or a journal file that workers on a shared filesystem can share."""
+    """A database opened from its URL (an unusable one is one BenchError line), or a journal file that
+    workers on a shared filesystem can share."""
     if "://" in url_or_path:
-        return url_or_path
+        return database(url_or_path)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     Path(url_or_path).parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(url_or_path))
+
+
+def database(url: str) -> Any:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BenchError(
+            f"--storage {url}: not a database URL (e.g. sqlite:///studies.db, postgresql://host/db); "
+            "leave it out for a journal file under <results>/studies/"
+        ) from None
+    shown_url = parsed.render_as_string(hide_password=True)
+    try:
+        return optuna.storages.RDBStorage(url)
+    except NoSuchModuleError:
+        raise BenchError(
+            f"--storage {shown_url}: no database kind {parsed.drivername!r} "
+            "(e.g. sqlite:///studies.db, postgresql://host/db, mysql://host/db)"
+        ) from None
+    except Exception as err:  # noqa: BLE001  (any driver, any reason: one line saying it)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise BenchError(f"--storage {shown_url}: cannot open it: {reason}") from None
 
 
 def open_study(cfg: StudyConfig, seed: int = 0) -> optuna.Study:
@@ -99,6 +160,55 @@ def trial_spec(cfg: StudyConfig, values: dict[str, Any]) -> RunSpec:
     for name, value in values.items():
         (mparams if cfg.space[name] == "method" else tparams)[name] = value
     return RunSpec(cfg.method, cfg.task, cfg.pair_ratio, cfg.split_seed, cfg.seed, mparams, tparams)
+
+
+def check_metric(cfg: StudyConfig) -> None:
+    """Refuse an unknown --metric before the first trial. The task's primary metric is known, and so is the
+    metric a study of this name began with; for any other, an untrained model of the study's first trial
+    is scored on the study's validation split, which names every metric a trial reports."""
+    if cfg.metric == registry.tasks().get(cfg.task).cls.primary_metric:
+        return
+    old = atomic.read_json(cfg.path, default=None)
+    if old is not None and old.get("metric") == cfg.metric:
+        return
+    known = untrained_metrics(cfg)
+    if cfg.metric in known:
+        return
+    bare = cfg.metric.removeprefix("val_")
+    hint = f" (write it without val_: --metric {bare})" if bare != cfg.metric and bare in known else ""
+    raise BenchError(
+        f"--metric {cfg.metric}: task {cfg.task} reports no such validation metric{hint}; "
+        f"its metrics: {', '.join(known)}"
+    )
+
+
+def untrained_metrics(cfg: StudyConfig) -> list[str]:
+    """The names of the metrics the task computes on the study's validation items, for an untrained model
+    built as the study's runs build theirs (the task's data stays loaded for the first trial)."""
+    import torch
+
+    from bench.engine.model import TwoTower
+    from bench.engine.split import make_split
+    from bench.execute import load_task
+
+    spec = trial_spec(cfg, {})
+    hp = spec.task_params
+    task, data, _ = load_task(spec)
+    split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
+    method = registry.methods().get(cfg.method).create(spec.method_params)
+    with torch.random.fork_rng():
+        torch.manual_seed(spec.seed)
+        enc_a, enc_b = task.encoders(data)
+        model = TwoTower(
+            enc_a,
+            enc_b,
+            hp["embed_dim"],
+            hp["head_dropout"],
+            method.p["temperature"],
+            method.p["learn_temperature"],
+        ).eval()
+        with torch.no_grad():
+            return sorted(task.evaluate_items(model, data, split.val))
 
 
 def objective(cfg: StudyConfig, trial: optuna.Trial) -> float:

