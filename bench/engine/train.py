@@ -111,15 +111,7 @@ def setup(
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 
     torch.manual_seed(spec.seed)
-    enc_a, enc_b = task.encoders(data)
-    model = TwoTower(
-        enc_a,
-        enc_b,
-        hp["embed_dim"],
-        hp["head_dropout"],
-        method.p["temperature"],
-        method.p["learn_temperature"],
-    ).to(device)
+    model = build_model(task, method, data, hp).to(device)
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
 
     steps = hp["steps"]
@@ -168,6 +160,20 @@ def empty_cell(split: Split, n: int, ratio: float, method: Method, hp: dict[str,
     if why is None:
         return None
     return f"{why}; enlarge the train pool, or set --task-param allow_empty=true to run it anyway"
+
+
+def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) -> TwoTower:
+    """The task's towers with the heads and the CLIP scale the method and the task parameters ask for
+    (drawn from torch's global generator: seed it first)."""
+    enc_a, enc_b = task.encoders(data)
+    return TwoTower(
+        enc_a,
+        enc_b,
+        hp["embed_dim"],
+        hp["head_dropout"],
+        method.p["temperature"],
+        method.p["learn_temperature"],
+    )
 
 
 def resume(run: Run, out: RunOutput) -> None:

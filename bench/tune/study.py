@@ -187,8 +187,8 @@ def untrained_metrics(cfg: StudyConfig) -> list[str]:
     built as the study's runs build theirs (the task's data stays loaded for the first trial)."""
     import torch
 
-    from bench.engine.model import TwoTower
     from bench.engine.split import make_split
+    from bench.engine.train import build_model
     from bench.execute import load_task
 
     spec = trial_spec(cfg, {})
@@ -198,15 +198,7 @@ def untrained_metrics(cfg: StudyConfig) -> list[str]:
     method = registry.methods().get(cfg.method).create(spec.method_params)
     with torch.random.fork_rng():
         torch.manual_seed(spec.seed)
-        enc_a, enc_b = task.encoders(data)
-        model = TwoTower(
-            enc_a,
-            enc_b,
-            hp["embed_dim"],
-            hp["head_dropout"],
-            method.p["temperature"],
-            method.p["learn_temperature"],
-        ).eval()
+        model = build_model(task, method, data, hp).eval()
         with torch.no_grad():
             return sorted(task.evaluate_items(model, data, split.val))
 
