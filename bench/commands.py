@@ -69,10 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def prepare_data(store, specs, force: bool) -> None:
     """Prepare each task's data once, here with its progress bars, before the cells that need it run."""
+    from bench.spec import task_key
     from bench.store import RunFolder
 
     pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != "done"]
-    distinct = {json.dumps([s.task, s.task_params], sort_keys=True): s for s in pending}
+    distinct = {task_key(s): s for s in pending}
     for spec in distinct.values():
         registry.tasks().get(spec.task).create(spec.task_params).prepare()
 

@@ -14,7 +14,6 @@ last loaded (task, data) is kept, keyed by the task's name and full parameters.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 import traceback
@@ -26,7 +25,7 @@ from bench.engine.device import default_device
 from bench.engine.train import OnEval, train
 from bench.memory import PeakMemory
 from bench.provenance import provenance
-from bench.spec import RunSpec
+from bench.spec import RunSpec, task_key
 from bench.store import RunFolder
 from tasks.base import Task, TaskData
 
@@ -39,7 +38,7 @@ def now() -> str:
 
 def load_task(spec: RunSpec) -> tuple[Task, TaskData, float]:
     """The task of `spec` and its data, and the seconds it took (0 when this process had them already)."""
-    key = json.dumps([spec.task, spec.task_params], sort_keys=True, default=str)
+    key = task_key(spec)
     if key in _loaded:
         return (*_loaded[key], 0.0)
     tic = time.perf_counter()

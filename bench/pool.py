@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import states as S
-from bench.spec import ROOT
+from bench.spec import ROOT, task_key
 from bench.store import or_empty
-from bench.sweep import Cell, task_key
+from bench.sweep import Cell
 from bench.worker import signal_name
 
 WORKERS_DIR = "workers"  # under the results root: each worker's own log

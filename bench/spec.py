@@ -59,3 +59,9 @@ class RunSpec:
     def label(self) -> str:
         r, split = f"r={self.pair_ratio:g}", f"split {self.split_seed}"
         return f"{self.method} · {self.task} · {r} · {split} · seed {self.seed}"
+
+
+def task_key(spec: RunSpec) -> str:
+    """What decides a cell's data: its task and the task's full parameters (the key under which a process
+    keeps a task's loaded data, and by which the worker pool routes cells)."""
+    return json.dumps([spec.task, spec.task_params], sort_keys=True, default=str)

@@ -10,7 +10,6 @@ data once, not once per cell.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -37,11 +36,6 @@ def plan(store: Store, specs: list[RunSpec]) -> list[Cell]:
 
 def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
-
-
-def task_key(spec: RunSpec) -> str:
-    """What decides a cell's data: its task and the task's full parameters."""
-    return json.dumps([spec.task, spec.task_params], sort_keys=True, default=str)
 
 
 def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False) -> dict[str, str]:

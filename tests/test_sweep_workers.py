@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from bench.pool import WorkerPool, pick_cell
-from bench.spec import ROOT
+from bench.spec import ROOT, task_key
 from bench.store import Store
-from bench.sweep import plan, run_cells, task_key
+from bench.sweep import plan, run_cells
 
 from helpers import spec
 
