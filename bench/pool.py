@@ -22,7 +22,7 @@ while it can.
 The sweep stops its workers when it ends for any reason: at its end by closing their stdin, on an
 exception, Ctrl-C or SIGTERM by SIGTERM (the worker records its cell failed with WorkerStopped and
 exits; Ctrl-C in a terminal reaches the workers too, with the same effect), then SIGKILL after a
-grace period. A sweep killed outright (SIGKILL) takes its workers with it through Linux's
+grace period; a cell whose worker ended without recording it is recorded failed by the sweep. A sweep killed outright (SIGKILL) takes its workers with it through Linux's
 parent-death signal, and a worker whose stdin closes exits.
 """
 
@@ -202,12 +202,11 @@ class WorkerPool:
 
     def _died(self, worker: _Worker) -> str:
         """Record the cell of a worker that ended without answering; return the cell's state."""
-        code = worker.proc.returncode
-        how = f"killed by {signal_name(-code)}" if code < 0 else f"exit code {code}"
         output = worker.cell.folder.file("worker.txt") if worker.started else worker.log
         worker.log_cited = not worker.started
         error = (
-            f"the worker process (pid {worker.proc.pid}) running this cell died ({how}); its output: {output}"
+            f"the worker process (pid {worker.proc.pid}) running this cell died ({_how_it_ended(worker)}); "
+            f"its output: {output}"
         )
         return _record_failure(worker.cell, error, worker.status_before)
 
@@ -242,8 +241,23 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
                 worker.proc.wait()
+            if worker.cell is not None:  # it may have ended before recording its cell (killed at the
+                self._stopped_before_recording(worker)  # end of the grace, or stopped between two writes)
             self._remove(worker)
         self.selector.close()
+
+    def _stopped_before_recording(self, worker: _Worker) -> None:
+        """Record the cell of a worker stopped with the sweep as failed, unless the worker recorded it."""
+        error = (
+            f"the sweep was stopped and its worker (pid {worker.proc.pid}) ended ({_how_it_ended(worker)}) "
+            "while running this cell"
+        )
+        _record_failure(worker.cell, error, worker.status_before)
+
+
+def _how_it_ended(worker: _Worker) -> str:
+    code = worker.proc.returncode
+    return f"killed by {signal_name(-code)}" if code < 0 else f"exit code {code}"
 
 
 def pick_cell(queue: list[Cell], keys: dict[str, str], last: str | None, busy: set[str | None]) -> Cell:

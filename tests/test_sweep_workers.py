@@ -176,7 +176,33 @@ def test_stopping_the_sweep_stops_its_workers(results, sig):
     assert sweep.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -9}[sig]
     for folder in folders():  # each worker recorded its cell stopped: the next `run` redoes it
         assert folder.state() == "failed", folder.status()
-        assert folder.status()["error"].startswith("WorkerStopped: the worker was stopped by SIG")
+        error = folder.status()["error"]  # recorded by the worker, or by the sweep when it could not
+        assert error.startswith(("WorkerStopped: the worker was stopped by SIG", "the sweep was stopped")), error
+
+
+def test_a_cell_its_stopped_worker_could_not_record_is_recorded_by_the_sweep(results, monkeypatch):
+    """A worker that cannot answer SIGTERM (here: SIGSTOPped) is killed at the end of the grace period,
+    and the sweep records its cell failed; the cell that finished before the stop stays done."""
+    import bench.pool
+
+    monkeypatch.setattr(bench.pool, "STOP_GRACE_S", 1.0)
+    cells = plan(Store(results), [spec(seed=0, **LONG), spec(seed=1, **{**TINY, "n_train": "210"})])
+    frozen = []
+
+    def stop_the_sweep():  # the short cell is done: freeze the long one's worker, then fail the sweep
+        frozen.append(wait_for(lambda: running_pid(cells[0].folder), "the long cell to start"))
+        os.kill(frozen[0], signal.SIGSTOP)
+        raise RuntimeError("the sweep fails")
+
+    with pytest.raises(RuntimeError, match="the sweep fails"):
+        WorkerPool(2, 1, results / "workers").run(cells, False, stop_the_sweep)
+    assert not alive(frozen[0])
+    status = cells[0].folder.status()
+    assert status["state"] == "failed", status
+    assert status["error"] == (
+        f"the sweep was stopped and its worker (pid {frozen[0]}) ended (killed by SIGKILL) while running this cell"
+    )
+    assert cells[1].folder.state() == "done"
 
 
 def test_a_worker_keeps_to_its_task_then_takes_one_no_other_worker_runs(results):
