@@ -8,7 +8,8 @@ column each), cost (wall_s,
 data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours,
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
-bench/codeversion.py). Nothing here imports torch.
+bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
+`_excluded`) and `metric_unit` (`fraction`: the tables show percent). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -71,7 +72,20 @@ def row(folder: RunFolder) -> dict:
     out["torch_version"] = prov.get("packages", {}).get("torch")
     out["started_at"], out["finished_at"] = status.get("started_at"), status.get("finished_at")
     out["current"] = is_current(about)
+    out.update(eval_set_columns(status.get("data", {})))
+    units = set(status.get("metric_units", {}).values())
+    out["metric_unit"] = units.pop() if len(units) == 1 else ",".join(sorted(units)) or None
     return out
+
+
+def eval_set_columns(data: dict) -> dict:
+    """`eval_<set>_<field>` for each evaluation set a run recorded (source, split, size, overlap,
+    excluded)."""
+    return {
+        f"eval_{name}_{field}": value
+        for name, fields in data.get("eval_sets", {}).items()
+        for field, value in fields.items()
+    }
 
 
 def collect(store: Store) -> pd.DataFrame:

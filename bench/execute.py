@@ -9,6 +9,10 @@ staying alive.
 
 A process that runs several cells of one task (a sweep worker) loads the task's data once: the
 last loaded (task, data) is kept, keyed by the task's name and full parameters.
+
+A done run's status.json also records what it was evaluated on (`data`: the task's TaskData.about, each
+evaluation set's source, split, size and overlap with the train pool) and the unit of every metric
+(`metric_units`: every metric is a fraction in [0, 1]; `table`, `plot` and the summary show percent).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from bench.provenance import provenance
 from bench.spec import RunSpec, task_key
 from bench.store import RunFolder
 from tasks.base import Task, TaskData
+
+METRIC_UNIT = "fraction"
 
 _loaded: dict[str, tuple[Task, TaskData]] = {}
 
@@ -122,7 +128,13 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
     }
     made_by = {**provenance(), "code_version": spec.code_version()}
     folder.write_status(
-        state=states.DONE, started_at=started, finished_at=now(), cost=cost, provenance=made_by
+        state=states.DONE,
+        started_at=started,
+        finished_at=now(),
+        cost=cost,
+        provenance=made_by,
+        data=data.about,
+        metric_units=dict.fromkeys(result.metrics, METRIC_UNIT),
     )
     metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
     folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")

@@ -22,8 +22,9 @@ while it can.
 The sweep stops its workers when it ends for any reason: at its end by closing their stdin, on an
 exception, Ctrl-C or SIGTERM by SIGTERM (the worker records its cell failed with WorkerStopped and
 exits; Ctrl-C in a terminal reaches the workers too, with the same effect), then SIGKILL after a
-grace period; a cell whose worker ended without recording it is recorded failed by the sweep. A sweep killed outright (SIGKILL) takes its workers with it through Linux's
-parent-death signal, and a worker whose stdin closes exits.
+grace period; a cell whose worker ended without recording it is recorded failed by the sweep. A
+sweep killed outright (SIGKILL) takes its workers with it through Linux's parent-death signal, and
+a worker whose stdin closes exits.
 """
 
 from __future__ import annotations

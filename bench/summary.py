@@ -17,6 +17,8 @@ def summary_table(df: pd.DataFrame) -> str:
         return "(no finished runs)"
     cells = {}
     for (task, metric), part in done.groupby(["task", "primary_metric"]):
+        if metric not in part:  # no run of the task recorded it: nothing to show, never a KeyError
+            continue
         for (method, ratio), runs in part.groupby(["method", "pair_ratio"]):
             values = runs[metric].astype(float) * 100
             std = values.std(ddof=1) if len(values) > 1 else 0.0

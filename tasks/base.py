@@ -8,7 +8,7 @@ defaults in `train_defaults`, so that every method on a task gets the same budge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
@@ -71,6 +71,9 @@ class TaskData:
     `b_ids`: (N,) long, equal where two items have identical B content (positives of each other),
     or None. `keywords`: the B-encoder input of a keyword vocabulary, with `keyword_mask` (N × K
     bool) the keywords in each item's B content, or None. `eval`: whatever `evaluate` needs.
+    `about`: what the evaluation was made on, written with every run (status.json `data`):
+    `{"eval_sets": {name: {"source", "split", "size", "overlap", "excluded"}}, ...}`, JSON values only;
+    `overlap` counts the items also in the train pool (tasks/contamination.py), `excluded` those dropped.
     """
 
     train_a: Any
@@ -79,6 +82,7 @@ class TaskData:
     b_ids: Tensor | None = None
     keywords: Any = None
     keyword_mask: Tensor | None = None
+    about: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.train_a)

@@ -92,6 +92,7 @@ class Synthetic(Task):
             train_a=a[tr],
             train_b=b[tr],
             eval=SyntheticEval(a[te], b[te], labels[te], prompts, labels[tr]),
+            about={"eval_sets": {"test": {"source": "generated", "split": "test", "size": p["n_test"]}}},
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:

@@ -21,6 +21,7 @@ def fast_args(**extra: str) -> list[str]:
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-datasets"))  # load_dataset's Arrow copies
     monkeypatch.delenv("BENCH_RESULTS", raising=False)
 
 

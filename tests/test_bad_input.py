@@ -61,6 +61,9 @@ CASES = [
     ([*GRID, "--method-param", "preset_override=true"], "it goes with --method-param preset=NAME"),
     # task rules
     ([*BARE, "rs", "--task-param", "datasets=nosuch"], "task rs: datasets must name some of"),
+    ([*BARE, "rs", "--task-param", "zero_shot=none"], "zero_shot=none leaves the task without its primary"),
+    ([*BARE, "rs", "--task-param", "splits=aid=dev"], "splits: aid='dev': the split must be one of"),
+    ([*BARE, "rs", "--task-param", "contamination=no"], "contamination"),
     ([*BARE, "protein", "--task-param", "source=nosuch:x"], "source 'nosuch:x' is not one of"),
     (["data", "nosuch"], "unknown task 'nosuch'"),
     (["data", "synthetic", "--task-param", "n_train=-1"], "n_train=-1 is outside its valid range"),

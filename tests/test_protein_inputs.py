@@ -8,6 +8,7 @@ import pytest
 
 from bench import apt
 from bench.errors import BenchError
+from tasks import hub
 from tasks.protein import Protein, debian, sources
 from tasks.protein.validate import accession_of, read_fasta, read_tsv
 
@@ -140,7 +141,8 @@ def test_unreachable_hub_is_a_clear_error(monkeypatch):
     pytest.importorskip("datasets")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    with pytest.raises(BenchError, match="cannot load hf:nobody/no-such-dataset.*debian:metastudent"):
+    monkeypatch.setattr(hub, "_located", {})
+    with pytest.raises(BenchError, match="cannot download hf:nobody/no-such-dataset.*hf:/path/to/folder"):
         sources.load("hf:nobody/no-such-dataset")
 
 

@@ -1,9 +1,8 @@
-"""rs data: local and hub-schema readers, the no-data message, keywords, and the views."""
+"""rs data: the old flat layouts, the no-data message, keywords, the views and the synthetic source."""
 
 import re
 from pathlib import Path
 
-import datasets
 import pytest
 import rs_files
 import torch
@@ -15,55 +14,33 @@ from tasks.rs.images import ImagePool, augment
 from tasks.rs.sources import ClassSet
 
 
-def test_local_caption_split_and_class_folders(tmp_path):
-    root = rs_files.build(tmp_path)
-    split = sources.captions("ucm", f"local:{root / 'ucm'}", "test")
+def test_the_old_flat_layouts_still_read(tmp_path):
+    rs_files.caption_parquet(tmp_path / "ucm" / "train.parquet", 8, 0)
+    rs_files.caption_parquet(tmp_path / "ucm" / "val.parquet", 4, 50)
+    rs_files.class_folders(tmp_path / "aid")
+    split = sources.captions("ucm", f"local:{tmp_path / 'ucm'}", "val")
     assert len(split.images) == 4 and all(len(c) == 5 for c in split.captions)
+    assert split.images[0] == rs_files.png(50)
     assert ImagePool(split.images, 16).take(torch.tensor([0, 3])).shape == (2, 3, 16, 16)
-    zs = sources.classes("aid", f"local:{root / 'aid'}")
+    zs = sources.classes("aid", f"local:{tmp_path / 'aid'}", "all")
     assert zs.classes == sorted(rs_files.CLASSES) and sorted(zs.labels) == [0, 0, 1, 1, 2, 2]
 
 
-def test_hub_schemas_read_as_the_hub_gives_them(tmp_path, monkeypatch):
-    rs_files.caption_parquet(tmp_path / "test.parquet", 3, 0)
-    hub = {
-        "arampacha/rsicd": datasets.load_dataset(
-            "parquet", data_files={"test": str(tmp_path / "test.parquet")}
-        ),
-        "torchgeo/ucmerced": datasets.DatasetDict(
-            test=datasets.Dataset.from_dict(
-                {"image": [{"bytes": rs_files.png(i), "path": None} for i in range(3)], "label": [1, 0, 1]},
-                features=datasets.Features(
-                    {"image": datasets.Image(), "label": datasets.ClassLabel(names=["agricultural", "river"])}
-                ),
-            )
-        ),
-    }
-    monkeypatch.setattr(datasets, "load_dataset", lambda repo: hub[repo])
-    split = sources.captions("rsicd", "hf:arampacha/rsicd", "test")
-    assert split.images[2] == rs_files.png(2) and len(split.captions[0]) == 5
-    zs = sources.classes("ucm_cls", "hf:torchgeo/ucmerced")
-    assert (
-        zs.classes == ["agricultural", "river"] and zs.labels == [1, 0, 1] and zs.images[0] == rs_files.png(0)
-    )
-
-
 def test_no_data_offline_is_one_clear_line(capsys):
-    assert main(["data", "rs", "--task-param", "datasets=rsicd", "--task-param", "zero_shot=none"]) == 2
+    assert main(["data", "rs", "--task-param", "datasets=rsicd", "--task-param", "zero_shot=rsicd_cls"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "python -m bench data rs" in err and "rsicd=local:DIR" in err
-    assert "filename, captions, image" in err
+    assert "\n" not in err and "cannot download hf:arampacha/rsicd" in err and "hf:/path/to/folder" in err
 
 
 def test_a_set_without_a_source_names_its_parameter():
     with pytest.raises(BenchError, match="ucm has no source; set ucm=hf:<repo> or ucm=local:DIR"):
         sources.captions("ucm", "", "train")
-    with pytest.raises(BenchError, match="no train"):
+    with pytest.raises(BenchError, match="local:/nonexistent is not a folder"):
         sources.captions("ucm", "local:/nonexistent", "train")
 
 
 def test_keywords_are_class_names_found_in_captions():
-    raw = data.Raw(None, {}, {"aid": ClassSet([], [], ["denseResidential", "baseball_diamond", "River"])})
+    raw = data.Raw(None, {}, {"aid": ClassSet([], [], ["denseResidential", "baseball_diamond", "River"])}, {})
     vocab = data.keywords(raw, "classes", 0)
     assert vocab == ["baseball diamond", "dense residential", "river"]
     mask = data.keyword_mask([["two rivers and a bridge"], ["a dense residential area"], ["a field"]], vocab)
@@ -89,11 +66,13 @@ def test_inputs_keep_every_caption(tmp_path):
     root = rs_files.build(tmp_path)
     p = RemoteSensing(source=f"local:{root}", encoder="rs-tiny", pretrained="none").p
     _, tokenize, size, _, _ = towers.build("rs-tiny", "none")
-    x = inputs.model_inputs(data.read(p), tokenize, size, p)
-    assert x["train_b"].shape[:2] == (24, 5) and x["keyword_mask"].shape == (24, 3)
+    raw = data.read(p)
+    x = inputs.model_inputs(raw, tokenize, size, p)
+    vocab = {data.class_text(c) for zs in raw.zero_shot.values() for c in zs.classes}
+    assert x["train_b"].shape[:2] == (24, 5) and x["keyword_mask"].shape == (24, len(vocab))
     assert x["ret/sydney/texts"].shape[0] == 20 and x["ret/sydney/owner"].tolist() == sorted(
         list(range(4)) * 5
-    )
+    )  # Sydney's val split: 4 items, 5 captions each
     assert x["zs/aid/prompts"].shape[0] == 3 and len(x["zs/aid/images"]) == 6
 
 
@@ -105,7 +84,7 @@ def test_synthetic_source_scenes_follow_their_class_and_captions_name_it():
     from tasks.rs import synthetic
 
     train = sources.captions("ucm", "synthetic:64", "train")
-    zs = sources.classes("aid", "synthetic:64")
+    zs = sources.classes("aid", "synthetic:64", "all")
     assert len(train.images) == 64 and all(len(c) == synthetic.N_CAPTIONS for c in train.captions)
     assert zs.classes == list(synthetic.CLASSES) and len(zs.images) == 32
     assert sorted(set(zs.labels)) == list(range(len(synthetic.CLASSES)))  # every class appears
@@ -130,6 +109,8 @@ def test_synthetic_sets_and_splits_differ_but_repeat_exactly():
     assert a.images != sources.captions("sydney", "synthetic:8", "train").images
     test = sources.captions("rsicd", "synthetic:8", "test")
     assert len(test.images) == 2 and not set(test.images) & set(a.images)
+    val = sources.captions("rsicd", "synthetic:8", "val")
+    assert val == sources.captions("rsicd", "synthetic:8", "valid") and val.images != test.images
     assert len(sources.captions("rsicd", "synthetic", "train").images) == 100  # the default N
 
 
@@ -140,7 +121,7 @@ def test_source_synthetic_feeds_every_dataset_through_the_readers():
     raw = data.read(p)
     assert len(raw.train.images) == 36 and set(raw.tests) == {"rsicd", "ucm", "sydney"}
     assert all(len(t.images) == 3 for t in raw.tests.values()) and set(raw.zero_shot) == {"aid", "rsscn7"}
-    one = RemoteSensing(ucm="synthetic:4", datasets="ucm", zero_shot="none").p  # a single set, generated
+    one = RemoteSensing(ucm="synthetic:4", aid="synthetic:4", datasets="ucm", zero_shot="aid").p  # generated
     assert len(data.read(one).train.images) == 4
 
 
@@ -183,9 +164,9 @@ def test_check_accepts_one_view_when_fine_tuning():
 def test_the_fingerprint_of_generated_data_follows_the_generator_code(tmp_path, monkeypatch):
     from tasks.rs import RemoteSensing, synthetic
 
-    p = RemoteSensing(source="synthetic:8", zero_shot="none").p
+    p = RemoteSensing(source="synthetic:8", zero_shot="aid").p
     before = data.fingerprint(p)
-    assert set(before) == {"rsicd", "ucm", "sydney"} and before == data.fingerprint(p)
+    assert set(before) == {"rsicd", "ucm", "sydney", "aid"} and before == data.fingerprint(p)
     edited = tmp_path / "synthetic.py"
     edited.write_text(Path(synthetic.__file__).read_text() + "# an edit\n")
     monkeypatch.setattr(synthetic, "__file__", str(edited))

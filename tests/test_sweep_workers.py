@@ -177,7 +177,8 @@ def test_stopping_the_sweep_stops_its_workers(results, sig):
     for folder in folders():  # each worker recorded its cell stopped: the next `run` redoes it
         assert folder.state() == "failed", folder.status()
         error = folder.status()["error"]  # recorded by the worker, or by the sweep when it could not
-        assert error.startswith(("WorkerStopped: the worker was stopped by SIG", "the sweep was stopped")), error
+        recorders = ("WorkerStopped: the worker was stopped by SIG", "the sweep was stopped")
+        assert error.startswith(recorders), error
 
 
 def test_a_cell_its_stopped_worker_could_not_record_is_recorded_by_the_sweep(results, monkeypatch):
@@ -200,7 +201,8 @@ def test_a_cell_its_stopped_worker_could_not_record_is_recorded_by_the_sweep(res
     status = cells[0].folder.status()
     assert status["state"] == "failed", status
     assert status["error"] == (
-        f"the sweep was stopped and its worker (pid {frozen[0]}) ended (killed by SIGKILL) while running this cell"
+        f"the sweep was stopped and its worker (pid {frozen[0]}) ended (killed by SIGKILL) "
+        "while running this cell"
     )
     assert cells[1].folder.state() == "done"
 

@@ -4,6 +4,7 @@ through the harness to `done` with a finite primary metric, and `check` refuses 
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -64,6 +65,10 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
             assert z.shape == (4, encoder.out_dim) and torch.isfinite(z).all(), side
         w1, w2 = task.views(side, x, torch.Generator().manual_seed(0))
         assert torch.equal(v1, w1) and torch.equal(v2, w2), f"{side} views do not follow the generator"
+    sets = data.about["eval_sets"]  # what the evaluation is made on, recorded with every run
+    assert sets and json.loads(json.dumps(data.about)) == data.about
+    for fields in sets.values():
+        assert {"source", "split", "size"} <= set(fields) and fields["size"] > 0
     if data.b_ids is not None:
         assert data.b_ids.shape == (n,)
     if data.keyword_mask is not None:
@@ -76,6 +81,8 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
     metrics = folder.metrics()
     assert entry.cls.primary_metric in metrics
     assert math.isfinite(metrics[entry.cls.primary_metric])
+    assert folder.status()["data"] == data.about
+    assert folder.status()["metric_units"] == dict.fromkeys(metrics, "fraction")
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -3,7 +3,9 @@
 Data: sources.py (where proteins come from), split.py (which are train and test), features.py
 (frozen encoders), pipeline.py (each stage cached once on disk). Model inputs and views:
 towers.py. Metrics: evaluate.py. The text of a protein is its GO molecular-function term names;
-identical texts are positives of each other (`same_text_positives`).
+identical texts are positives of each other (`same_text_positives`). A test protein whose sequence
+is also a train protein's is refused, excluded or allowed (`contamination`, tasks/contamination.py);
+`load` records what was evaluated in TaskData.about.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
+from tasks import contamination
 from tasks._shared import MLPTower, two_rows
 from tasks.base import Task, TaskData
 from tasks.protein import sources
 from tasks.protein.evaluate import EvalData, evaluate, evaluate_items
-from tasks.protein.pipeline import STD_FLOOR, Pipeline
+from tasks.protein.pipeline import STD_FLOOR, Pipeline, keys
 from tasks.protein.towers import IdentityTower, ProteinPool, text_views
 
 
@@ -75,6 +78,7 @@ class Protein(Task):
         ),
         "zs_classes": Param(50, "zero-shot classes: the most frequent test texts", valid="[2, inf)"),
         "same_text_positives": Param(True, "identical texts in a batch are positives of each other"),
+        "contamination": contamination.PARAM,
     }
 
     smoke_params = {
@@ -101,16 +105,41 @@ class Protein(Task):
     def _load(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any]]:
         pipe = Pipeline(self.p)
         protein, text = pipe.protein(), pipe.text()
+        keep, overlap = pipe.test_kept()  # the contamination guard: refuses here, before any training
+        if keep is not None:
+            protein = {**protein, "test": protein["test"][keep]}
+            text = {**text, "test_text": text["test_text"][keep]}
+        counts = pipe.summary()
         summary = {
-            **pipe.summary(),
+            **counts,
+            "test_overlap": overlap,
+            "test_excluded": 0 if keep is None else counts["n_test"] - len(keep),
             "protein_dim": int(protein["train"].shape[-1]),
             "text_dim": int(text["features"].shape[-1]),
             **{f"build_{stage}_s": round(s, 2) for stage, s in pipe.seconds.items()},
         }
         return protein, text, summary
 
+    def _about(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """What the evaluation is made on (TaskData.about): the test set of this source and split."""
+        source = keys(self.p)["source"]  # cheap: an hf: source's identity is memoised by tasks/hub.py
+        n_test, evaluated = summary["n_test"], summary["n_test"] - summary["test_excluded"]
+        return {
+            "eval_sets": {
+                "test": {
+                    "source": source["source"],
+                    "split": f"{self.p['split']} test split ({n_test:,} of the "
+                    f"{summary['proteins']:,} proteins of the source)",
+                    "size": evaluated,
+                    "overlap": summary["test_overlap"],
+                    "excluded": summary["test_excluded"],
+                }
+            },
+            "revision": source.get("data_identity"),
+        }
+
     def load(self) -> TaskData:
-        protein, text, _ = self._load()
+        protein, text, summary = self._load()
         pool = ProteinPool(protein["train"], protein["mean"], protein["std"])
         train_text, test_text = text["train_text"], text["test_text"]
         feats = text["features"]
@@ -123,6 +152,7 @@ class Protein(Task):
             train_b=texts[train_text],
             b_ids=train_text.clone() if self.p["same_text_positives"] else None,
             eval=EvalData(test_a, test_text, gallery, texts[gallery], pool, train_text, self.p["zs_classes"]),
+            about=self._about(summary),
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:

@@ -3,6 +3,12 @@
 records (per source) → subset (train and test proteins, per sizes, seed and split) → protein
 features (per protein encoder and crops) and text features (per text encoder). A stage reads the
 one before it only when it is built, so a cached load opens only the feature files.
+
+The source key of an `hf:` source holds its identity (tasks/hub.py: the hub revision, or the files
+fingerprint of a local folder), so a new revision or edited files make new entries. The subset stage
+records which test proteins have a sequence also in the train set (tasks/contamination.py); the
+`contamination` parameter applies to that record on every load (`Pipeline.test_kept`), so the cached
+entries do not depend on it.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ import torch
 from torch import Tensor
 
 from bench import cache
+from bench.errors import BenchError
+from tasks import contamination, hub
 from tasks.protein import features, sources, split
 from tasks.protein.records import Records
 
 VERSION = 1  # bump when a stage's output changes meaning
 CHUNK = 4096  # proteins per feature batch (bounds memory)
 STD_FLOOR = 1e-4
+SHARED = "contamination.json"  # subset stage: {"test_shared": positions of test proteins also in train}
 
 
 def _stamp(path: Path) -> list[int] | None:
@@ -39,6 +48,8 @@ def keys(p: dict[str, Any]) -> dict[str, dict[str, Any]]:
     source = {"version": VERSION, "source": spec}
     if spec.startswith("local:"):
         source["files"] = [_stamp(Path(spec[6:]) / name) for name in sources.LOCAL_FILES]
+    if spec.startswith("hf:"):  # only here: locating downloads (once per process, memoised)
+        source["data_identity"] = hub.locate(spec[3:], sources.WHAT).identity  # ("identity": MMseqs2)
     subset = {**source, **{k: p[k] for k in ("n_train", "n_test", "max_len", "data_seed", "split")}}
     homology = p["split"] == "homology"
     subset.update(
@@ -103,12 +114,16 @@ class Pipeline:
                 identity=p["identity"],
                 clustering=p["clustering"],
             )
-            for role in ("train", "test"):
+            parts = {role: records.select(chosen[role].tolist()) for role in ("train", "test")}
+            for role, part in parts.items():
                 (tmp / role).mkdir()
-                records.select(chosen[role].tolist()).save(tmp / role)
+                part.save(tmp / role)
+            test_shared = shared_with_train(parts["train"].sequences, parts["test"].sequences)
+            (tmp / SHARED).write_text(json.dumps({"test_shared": test_shared}))
             summary = {
                 **json.loads((folder / "counts.json").read_text()),
                 **_counts(records, chosen, p["max_len"]),
+                "test_overlap": len(test_shared),
             }
             (tmp / "summary.json").write_text(json.dumps(summary))
 
@@ -175,6 +190,40 @@ class Pipeline:
 
     def summary(self) -> dict[str, Any]:
         return json.loads((self.subset() / "summary.json").read_text())
+
+    def test_kept(self) -> tuple[list[int] | None, int]:
+        """Positions of the test proteins to evaluate under the `contamination` policy (None: all), and
+        how many test proteins share their sequence with a train protein; BenchError under `refuse` if
+        any does."""
+        folder = self.subset()
+        if (folder / SHARED).is_file():
+            shared = json.loads((folder / SHARED).read_text())["test_shared"]
+        else:  # an entry made before the guard: compare its parts now
+            shared = shared_with_train(*(Records.load(folder / role).sequences for role in ("train", "test")))
+        n_test = json.loads((folder / "summary.json").read_text())["n_test"]
+        return guard_test(n_test, shared, self.p["contamination"]), len(shared)
+
+
+def shared_with_train(train_sequences: list[str], test_sequences: list[str]) -> list[int]:
+    """Positions of the test proteins whose residues (SHA-256) are those of a train protein."""
+    train = set(contamination.digests(s.encode() for s in train_sequences))
+    return contamination.shared(contamination.digests(s.encode() for s in test_sequences), train)
+
+
+def guard_test(n_test: int, shared: list[int], policy: str) -> list[int] | None:
+    """The contamination guard on the test set: the positions to keep (None: all), from the positions
+    of the `n_test` test proteins that are also train proteins. The guard compares positions here, the
+    shared ones standing for the train pool, since the sequences were compared when the subset was made."""
+    if not shared:
+        return None
+    labels = [str(i) for i in range(n_test)]
+    keep = contamination.guard("protein", "test", labels, {labels[i] for i in shared}, policy)
+    if not keep:
+        raise BenchError(
+            f"task protein: all {n_test:,} test proteins are also train proteins (same sequence); "
+            "nothing is left to evaluate with contamination=exclude"
+        )
+    return keep
 
 
 def _counts(records: Records, chosen: dict[str, np.ndarray], max_len: int) -> dict[str, Any]:

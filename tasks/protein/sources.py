@@ -2,8 +2,12 @@
 
 - `debian:metastudent` (default, offline): Debian's metastudent-data, see debian.py;
   `debian:metastudent:N` reads only the package's first N proteins (a quick look, tests).
-- `hf:<owner/name>` (online once): a Hugging Face dataset with an id, a sequence and a text column,
-  e.g. `hf:vinesmsuic/SwissProtCLAP` (UniProt id, sequence, functional description).
+- `hf:<owner/name>` (online once): a Hugging Face dataset repository with an id, a sequence and a text
+  column (found by name) in its `train` split, e.g. `hf:vinesmsuic/SwissProtCLAP` (columns `UniProt ID`,
+  `Protein Sequence`, `Functional Description`; parquet shards under data/, 541,159 rows).
+  `hf:/path/to/folder` (also `hf:./rel`, `hf:~/x`): a local folder laid out like such a repository (a
+  copy of it). Both are read by the same code from the folder tasks/hub.py locates; the task's own
+  split (homology or random) makes the train and test proteins from the repository's `train` split.
 - `local:<DIR>`: DIR/proteins.fasta (headers `>ACCESSION …`) and DIR/texts.tsv (one
   `ACCESSION<TAB>text` line per protein, an optional header line `accession<TAB>text`).
 - `synthetic[:N]` (tests): generated families, see synthetic.py.
@@ -13,14 +17,18 @@ Every source yields Records with identical sequences merged (the first protein k
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from bench.errors import BenchError
+from tasks import hub
 from tasks.protein import debian, synthetic
 from tasks.protein.records import Records
 from tasks.protein.validate import check_sequence, join, read_fasta, read_tsv
 
-FORMS = "debian:metastudent[:N], hf:<owner/name>, local:<DIR> or synthetic[:N]"
+FORMS = "debian:metastudent[:N], hf:<owner/name>, hf:/path/to/folder, local:<DIR> or synthetic[:N]"
+WHAT = "protein source"  # how tasks/hub.py names the source in its messages
+COLUMNS = "an id, a sequence and a text column (by name: id/accession/entry, seq, text/desc/function/caption)"
 LOCAL_FILES = ("proteins.fasta", "texts.tsv")
 
 
@@ -38,8 +46,10 @@ def normalise(spec: str) -> str:
         if name != "metastudent":
             raise BenchError(f"unknown Debian source {spec!r}; the Debian source is debian:metastudent")
         return f"debian:metastudent:{_count(limit, spec)}" if limit else "debian:metastudent"
-    if kind == "hf" and arg.count("/") == 1 and all(arg.split("/")):
-        return spec.strip()
+    if kind == "hf":
+        arg = arg.strip()
+        hub.check(arg, WHAT)
+        return f"hf:{Path(arg).expanduser().resolve()}" if hub.is_local(arg) else f"hf:{arg}"
     if kind == "local" and arg:
         return f"local:{Path(arg).expanduser().resolve()}"
     if kind == "synthetic":
@@ -88,18 +98,23 @@ def _pick(columns: list[str], words: tuple[str, ...], what: str, repo: str) -> s
         if any(w in column.lower() for w in words):
             return column
     raise BenchError(
-        f"hf:{repo} has no {what} column (columns: {', '.join(columns)}); "
+        f"hf:{repo} has no {what} column (columns found: {', '.join(columns) or 'none'}; needed: {COLUMNS}); "
         "convert it to local:DIR (proteins.fasta + texts.tsv)"
     )
 
 
-def records_from_columns(columns: dict[str, list], repo: str) -> Records:
-    """Records from a table of columns: an id, a sequence and a text column, found by name."""
-    names = list(columns)
+def pick_columns(names: list[str], repo: str) -> tuple[str, str, str]:
+    """The (id, sequence, text) columns of a table, found by name, or BenchError naming them all."""
     seq_col = _pick(names, ("seq",), "sequence", repo)
     rest = [c for c in names if c != seq_col]
     id_col = _pick(rest, ("accession", "id", "entry"), "id", repo)
     text_col = _pick([c for c in rest if c != id_col], ("text", "desc", "function", "caption"), "text", repo)
+    return id_col, seq_col, text_col
+
+
+def records_from_columns(columns: dict[str, list], repo: str) -> Records:
+    """Records from a table of columns: an id, a sequence and a text column, found by name."""
+    id_col, seq_col, text_col = pick_columns(list(columns), repo)
     keep = [i for i, t in enumerate(columns[text_col]) if t and str(t).strip()]
     where = f"hf:{repo} column {seq_col!r}"
     return Records(
@@ -109,15 +124,31 @@ def records_from_columns(columns: dict[str, list], repo: str) -> Records:
     )
 
 
-def _huggingface(repo: str) -> Records:
+def _huggingface(where: str) -> Records:
+    """The `train` split of the repository (or local copy) `where`, read from its located folder."""
     import datasets
 
-    try:
-        table = datasets.load_dataset(repo, split="train")
-    except Exception as exc:  # the hub raises many kinds; all mean "not reachable here"
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise BenchError(
-            f"cannot load hf:{repo} ({reason}); it needs the internet once (and HF_DATASETS_OFFLINE unset), "
-            "else use source=debian:metastudent (offline) or source=local:DIR"
-        ) from None
-    return records_from_columns(table.to_dict(), repo)
+    folder = str(hub.locate(where, WHAT).folder)
+    # A private datasets cache, dropped once the columns are read: the source stage's cache entry is
+    # the one kept copy (no second 0.5 GB of Arrow files in ~/.cache/huggingface).
+    with tempfile.TemporaryDirectory(prefix="protein-hf-") as scratch:
+        try:
+            splits = list(datasets.load_dataset_builder(folder, cache_dir=scratch).config.data_files or {})
+            if "train" not in splits:
+                raise BenchError(
+                    f"hf:{where} has no train split (its splits: {', '.join(splits) or 'none'}); the protein "
+                    "task reads the train split and makes its own train and test sets from it"
+                )
+            table = datasets.load_dataset(folder, split="train", cache_dir=scratch)
+            id_col, seq_col, text_col = pick_columns(table.column_names, where)
+            columns = table.select_columns([id_col, seq_col, text_col]).to_dict()
+            del table
+        except BenchError:
+            raise
+        except Exception as exc:  # a folder datasets cannot read: one line
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise BenchError(
+                f"cannot read hf:{where} ({reason}); it must be laid out like a hub dataset repository "
+                "(e.g. data/train-*.parquet), else use source=debian:metastudent (offline) or local:DIR"
+            ) from None
+    return records_from_columns(columns, where)

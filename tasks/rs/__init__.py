@@ -11,12 +11,14 @@ features.py; towers.py; images.py (views); evaluate.py.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from bench.params import Param
+from tasks import contamination
 from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
 from tasks.rs import data, features, inputs, sources, synthetic, towers
@@ -24,6 +26,23 @@ from tasks.rs.evaluate import evaluate, evaluate_items
 from tasks.rs.images import augment
 
 SOURCE_HELP = "hf:<repo>, local:DIR or synthetic[:N]"
+
+
+def _split_rules(text: str) -> list[tuple[bool, str]]:
+    """The `splits` parameter: name=split pairs, each a known dataset and a split it can be scored on."""
+    rules = []
+    for pair in data.names(text):
+        name, eq, split = (x.strip() for x in pair.partition("="))
+        zs = name in sources.ZS_SETS
+        allowed = ("train", "val", "test", "all") if zs else ("train", "val", "test")
+        rules += [
+            (
+                bool(eq) and name in sources.DEFAULT_SPLITS,
+                f"splits: {pair!r} must be name=split with a name among {', '.join(sources.DEFAULT_SPLITS)}",
+            ),
+            (split in allowed, f"splits: {name}={split!r}: the split must be one of {', '.join(allowed)}"),
+        ]
+    return rules
 
 
 class RemoteSensing(Task):
@@ -45,6 +64,13 @@ class RemoteSensing(Task):
             "rsicd,ucm,sydney", "caption sets: their train splits pool (RS-ALL), test splits rank"
         ),
         "zero_shot": Param("rsicd_cls,ucm_cls,whu_rs19,rsscn7,aid", "zero-shot sets (comma list, or none)"),
+        "splits": Param(
+            "",
+            "evaluation split per dataset, over S-CLIP's ("
+            + ",".join(f"{k}={v}" for k, v in sources.DEFAULT_SPLITS.items())
+            + "): name=split pairs, comma-separated (val, test, train, or all for a zero-shot set)",
+        ),
+        "contamination": contamination.PARAM,
         "templates": Param("an aerial photograph of {c}.", "zero-shot prompt templates, '|'-separated"),
         "encoder": Param("RN50", "open_clip model name (rs-tiny: the small test configuration)"),
         "pretrained": Param("openai", "open_clip pretrained tag, or none for random weights"),
@@ -103,6 +129,12 @@ class RemoteSensing(Task):
                     f"zero_shot may name only {', '.join(sources.ZS_SETS)}",
                 ),
                 (
+                    bool(zero_shot),
+                    f"zero_shot=none leaves the task without its primary metric {self.primary_metric} "
+                    "(the mean zero-shot top-1 accuracy); name at least one zero-shot set",
+                ),
+                *_split_rules(p["splits"]),
+                (
                     source in ("", "synthetic") or source.startswith(("local:", "synthetic:")),
                     "source must be local:ROOT, synthetic[:N], or empty (each dataset its own source)",
                 ),
@@ -123,16 +155,16 @@ class RemoteSensing(Task):
 
     def _finetune_inputs(self) -> dict[str, Any]:
         raw = data.read(self.p)
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            self._model = towers.build(self.p["encoder"], self.p["pretrained"])
+        self._model = towers.build(self.p["encoder"], self.p["pretrained"])
         _, tokenize, size, _, _ = self._model
-        return inputs.model_inputs(raw, tokenize, size, self.p)
+        return {**inputs.model_inputs(raw, tokenize, size, self.p), "about": raw.about}
 
     def load(self) -> TaskData:
         frozen = self.p["mode"] == "frozen"
-        x = features.frozen(self.p) if frozen else self._finetune_inputs()
+        x = dict(features.frozen(self.p)) if frozen else self._finetune_inputs()
+        about = x.pop("about")
         return TaskData(
+            about=json.loads(about) if isinstance(about, str) else about,
             train_a=x["train_a"].float() if frozen else x["train_a"],
             train_b=x["train_b"].float() if frozen else x["train_b"],
             keywords=x["keywords"].float() if frozen and "keywords" in x else x.get("keywords"),

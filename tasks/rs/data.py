@@ -3,7 +3,7 @@ captions per item, class prompts, and the keyword vocabulary of S-CLIP's keyword
 
 from __future__ import annotations
 
-import hashlib
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import Tensor
 
-from tasks.rs import sources, synthetic
+from tasks import contamination
+from tasks.rs import sources
 from tasks.rs.sources import CaptionSplit, ClassSet
 
 STOPWORDS = frozenset(
@@ -30,6 +32,7 @@ class Raw:
     train: CaptionSplit
     tests: dict[str, CaptionSplit]
     zero_shot: dict[str, ClassSet]
+    about: dict  # TaskData.about: each evaluation set's source, split, size and overlap with the train pool
 
 
 def names(text: str) -> list[str]:
@@ -45,29 +48,66 @@ def source_of(p: dict[str, Any], name: str) -> str:
     return p["source"] or p[name]
 
 
-def fingerprint(p: dict[str, Any]) -> dict[str, Any]:
-    """What identifies the data: each source, for local ones the size and time of every file, and for
-    generated ones the generator's code (an edit to synthetic.py makes new data)."""
-    out = {}
-    for name in names(p["datasets"]) + names(p["zero_shot"]):
-        source = source_of(p, name)
-        files = sorted(Path(source[6:]).rglob("*")) if source.startswith("local:") else []
-        out[name] = [source] + [
-            (str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()
-        ]
-        if source.startswith("synthetic"):
-            out[name].append(hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:16])
+def splits(p: dict[str, Any]) -> dict[str, str]:
+    """The evaluation split of every dataset: S-CLIP's (sources.DEFAULT_SPLITS) overridden by the
+    `splits` parameter, `name=split` pairs separated by commas."""
+    out = dict(sources.DEFAULT_SPLITS)
+    for pair in names(p["splits"]):
+        name, _, split = (x.strip() for x in pair.partition("="))
+        out[name] = split
     return out
 
 
+def fingerprint(p: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the data: per dataset its source, its identity (the hub commit, the files of a
+    local folder, or the generator's code: sources.identity) and its evaluation split."""
+    chosen = splits(p)
+    return {
+        name: [source_of(p, name), sources.identity(name, source_of(p, name)), chosen[name]]
+        for name in names(p["datasets"]) + names(p["zero_shot"])
+    }
+
+
 def read(p: dict[str, Any]) -> Raw:
-    """Every split the task parameters name, from their sources."""
-    sets = names(p["datasets"])
+    """Every split the task parameters name, from their sources, with the contamination guard applied:
+    the train pool is the `train` split of every caption set, each set is evaluated on its split."""
+    sets, chosen = names(p["datasets"]), splits(p)
     trains = [sources.captions(d, source_of(p, d), "train") for d in sets]
     train = CaptionSplit([i for t in trains for i in t.images], [c for t in trains for c in t.captions])
-    tests = {d: sources.captions(d, source_of(p, d), "test") for d in sets}
-    zs = {z: sources.classes(z, source_of(p, z)) for z in names(p["zero_shot"])}
-    return Raw(train, tests, zs)
+    tests = {d: sources.captions(d, source_of(p, d), chosen[d]) for d in sets}
+    zs = {z: sources.classes(z, source_of(p, z), chosen[z]) for z in names(p["zero_shot"])}
+    seen = {image_digest(i) for i in train.images}
+    about = {}
+    for group in (tests, zs):
+        for name, items in group.items():
+            digests = [image_digest(i) for i in items.images]
+            keep = contamination.guard("rs", name, digests, seen, p["contamination"])
+            about[name] = {
+                "source": source_of(p, name),
+                "split": chosen[name],
+                "size": len(keep),
+                "overlap": len(contamination.shared(digests, seen)),
+                "excluded": len(items.images) - len(keep),
+            }
+            group[name] = _subset(items, keep)
+    return Raw(train, tests, zs, {"eval_sets": about})
+
+
+def _subset(items: CaptionSplit | ClassSet, keep: list[int]) -> CaptionSplit | ClassSet:
+    """The items `keep` of a split (itself when it keeps them all)."""
+    if len(keep) == len(items.images):
+        return items
+    if isinstance(items, CaptionSplit):
+        return CaptionSplit([items.images[i] for i in keep], [items.captions[i] for i in keep])
+    return ClassSet([items.images[i] for i in keep], [items.labels[i] for i in keep], items.classes)
+
+
+def image_digest(data: bytes) -> str:
+    """The content hash of an image: its decoded RGB pixels and size, so that a re-encoded copy (a TIFF
+    and a PNG of the same picture) is the same item."""
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+        return contamination.digest(f"{rgb.size}".encode() + rgb.tobytes())
 
 
 def fixed_captions(captions: list[list[str]], m: int) -> list[str]:

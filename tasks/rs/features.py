@@ -2,11 +2,13 @@
 
 Train images get their original features and those of K SimCLR views (row 0, rows 1..K); every
 feature is L2-normalised (CLIP's own space). The key holds the encoder, the views and the data's
-fingerprint, so a change to any of them builds a new entry.
+identity (data.fingerprint: hub commits, local files, evaluation splits), so a change to any of them
+builds a new entry. The entry also holds what was evaluated (`about`, JSON), for a cached load.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +45,7 @@ def build(p: dict[str, Any]) -> dict[str, Tensor]:
     image, text = image.to(device).eval(), text.to(device).eval()
     raw_inputs = inputs.model_inputs(raw, tokenize, size, p)
     gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
-    out = {}
+    out: dict[str, Any] = {"about": json.dumps(raw.about)}  # what was evaluated, known to a cached load
     with torch.no_grad():
         for key, value in raw_inputs.items():
             if key == "train_a":
@@ -68,5 +70,6 @@ def build(p: dict[str, Any]) -> dict[str, Tensor]:
 def frozen(p: dict[str, Any]) -> dict[str, Tensor]:
     """The cached feature inputs of the task parameters `p` (built on a miss)."""
     names = ("encoder", "pretrained", "n_views", "view_seed", "n_captions", "templates", "keywords")
-    key = {**{k: p[k] for k in names}, "n_keywords": p["n_keywords"], "data": data.fingerprint(p)}
+    names += ("n_keywords", "contamination")
+    key = {**{k: p[k] for k in names}, "data": data.fingerprint(p)}
     return cache.tensors("rs-features", key, lambda: build(p))

@@ -4,8 +4,9 @@ Each scene class has a colour and a stripe pattern (an orientation and a number 
 image is its class's pattern at a random phase, with a random brightness and pixel noise, 32 × 32
 px, PNG-encoded as the hub ships images. Each of an item's 5 captions names its class in one of
 several sentence forms. With N (default 100): every caption set has N train items and max(2, N // 4)
-test items; every zero-shot set has max(8, N // 2) images covering the classes as evenly as they
-can. Each (set, split) draws from its own seed, so the sets share the classes but not the images:
+items in each other split (val, test); every zero-shot split (`all` or a named one) has max(8, N // 2)
+images covering the classes as evenly as they can. Each (set, split) draws from its own seed (`valid`
+and `validation` are `val`), so the sets share the classes but not the images:
 what aligns on the train pool carries over to retrieval and zero-shot. The items come out as the
 readers of sources.py return them (CaptionSplit, ClassSet), so everything after reading is the path
 of the real data.
@@ -20,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from bench.errors import BenchError
-from tasks.rs.sources import CaptionSplit, ClassSet
+from tasks.rs.layouts import CaptionSplit, ClassSet, canonical
 
 DEFAULT_N = 100
 SIZE = 32
@@ -61,7 +62,7 @@ def size(source: str) -> int:
 
 
 def _rng(name: str, split: str) -> np.random.Generator:
-    return np.random.default_rng([zlib.crc32(f"{name}/{split}".encode()), 0])
+    return np.random.default_rng([zlib.crc32(f"{name}/{canonical(split)}".encode()), 0])
 
 
 def _image(label: int, rng: np.random.Generator) -> bytes:
@@ -85,7 +86,7 @@ def _captions(label: int, rng: np.random.Generator) -> list[str]:
 
 
 def captions(name: str, source: str, split: str) -> CaptionSplit:
-    """The items of split `split` (train or test) of caption set `name`."""
+    """The items of split `split` (train, val or test) of caption set `name`."""
     n = size(source)
     n = n if split == "train" else max(2, n // 4)
     rng = _rng(name, split)
@@ -93,9 +94,10 @@ def captions(name: str, source: str, split: str) -> CaptionSplit:
     return CaptionSplit([_image(y, rng) for y in labels], [_captions(y, rng) for y in labels])
 
 
-def classes(name: str, source: str) -> ClassSet:
-    """The labelled images of zero-shot set `name`: every class, as evenly as the count allows."""
+def classes(name: str, source: str, split: str) -> ClassSet:
+    """The labelled images of split `split` of zero-shot set `name`: every class, as evenly as the count
+    allows."""
     n = max(len(CLASSES), size(source) // 2)
-    rng = _rng(name, "zero-shot")
+    rng = _rng(name, "zero-shot" if split == "all" else f"zero-shot/{canonical(split)}")
     labels = rng.permutation(np.arange(n) % len(CLASSES))
     return ClassSet([_image(y, rng) for y in labels], [int(y) for y in labels], list(CLASSES))

@@ -16,17 +16,22 @@ from torch import Tensor, nn
 from bench.errors import BenchError
 
 TINY = Path(__file__).with_name("rs-tiny.json")
+MODEL_SEED = 0
 
 
 def build(encoder: str, pretrained: str):
-    """(open_clip model, tokenizer, image size, mean, std); one BenchError line if weights are unavailable."""
+    """(open_clip model, tokenizer, image size, mean, std); one BenchError line if weights are unavailable.
+    Weights that are not loaded (pretrained=none) are initialised from MODEL_SEED, whatever the global
+    generator's state, so two builds give the same model (and frozen features)."""
     import open_clip
 
     open_clip.add_model_config(TINY)
     if encoder not in open_clip.list_models():
         raise BenchError(f"task rs: unknown open_clip encoder {encoder!r}; see open_clip.list_models()")
     try:
-        model = open_clip.create_model(encoder, pretrained=None if pretrained == "none" else pretrained)
+        with torch.random.fork_rng():  # random weights (pretrained=none) are the same in every build
+            torch.manual_seed(MODEL_SEED)
+            model = open_clip.create_model(encoder, pretrained=None if pretrained == "none" else pretrained)
     except Exception as e:
         why = f"{type(e).__name__}: {str(e).splitlines()[0]}"
         raise BenchError(
