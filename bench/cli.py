@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cells at once, in N long-lived worker processes with cores/N torch threads each (a task's "
         "data loaded once per worker); 1 runs them in this process (default: one per core)",
     )
+    run.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="ranks per cell: each cell trains data-parallel on N processes of this machine (gloo on the "
+        "CPU, one GPU each on CUDA), one cell at a time (default: 1)",
+    )
     run.add_argument("--force", action="store_true", help="redo every cell, done ones included")
     run.add_argument(
         "--cluster",
@@ -108,15 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     perf = sub.add_parser(
         "perf",
         help="benchmarks: `perf losses` times every loss against a plain reference, `perf sweep` the "
-        "worker pool of `run --jobs` against one process per cell",
+        "worker pool of `run --jobs` against one process per cell, `perf train` the training step "
+        "against a plain CLIP step",
     )
-    perf.add_argument("what", choices=["losses", "sweep"])
+    perf.add_argument("what", choices=["losses", "sweep", "train"])
     perf.add_argument("--cells", type=int, default=36, help="sweep: synthetic cells (default: 36)")
     perf.add_argument("--jobs", type=int, default=2, help="sweep: cells at once (default: 2)")
-    perf.add_argument("--steps", type=int, default=50, help="sweep: training steps per cell (default: 50)")
-    perf.add_argument("--json", action="store_true", help="print one JSON record per measurement")
+    perf.add_argument(
+        "--steps",
+        type=int,
+        help="sweep: training steps per cell (default: 50); train: timed steps of each (default: 20)",
+    )
+    perf.add_argument(
+        "--json", action="store_true", help="print JSON: a record per measurement (train: one report)"
+    )
     perf.add_argument("--batches", default="64,256,1024", help="comma list of batch sizes")
     perf.add_argument("--threads", type=int, default=0, help="torch threads (default: as torch chooses)")
+    add_perf_train(perf)
 
     add_tune(sub)
 
@@ -126,6 +141,32 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--source", help="shorthand for --task-param source=S")
     explain(parser, sub)
     return parser
+
+
+def add_perf_train(perf: argparse.ArgumentParser) -> None:
+    """The flags of `perf train`; each given one sets the task parameter of its name (default: the task's,
+    over the offline settings of bench/perf/train.py)."""
+    perf.add_argument("--task", default="rs", help="train: task (default: rs, generated images)")
+    perf.add_argument(
+        "--methods",
+        default="clip,gentle_clip",
+        help="train: comma list of methods (default: clip,gentle_clip)",
+    )
+    perf.add_argument("--encoder", help="train: open_clip encoder of rs (default: rs-tiny)")
+    perf.add_argument("--mode", help="train: rs mode, finetune (default) or frozen")
+    perf.add_argument("--batch-size", help="train: rows per batch (default: the task's, 64)")
+    perf.add_argument("--amp", help="train: none (default), bf16 or fp16")
+    perf.add_argument("--device", help="train: auto (default), cpu or cuda")
+    perf.add_argument("--num-workers", help="train: loader workers (default: -1, from the CPU count)")
+    perf.add_argument("--warmup", type=int, default=3, help="train: untimed steps of each first (default: 3)")
+    perf.add_argument("--pair-ratio", default="0.1", help="train: pair ratio r (default: 0.1)")
+    perf.add_argument(
+        "--task-param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="train: any task parameter, repeatable",
+    )
 
 
 def add_tune(sub) -> None:

@@ -66,10 +66,16 @@ DOCS: dict[str, tuple[str, str]] = {
     "perf": (
         "Benchmarks against plain references. `perf losses` times forward + backward and the peak\n"
         "memory of every loss; `perf sweep` measures the cost of a sweep cell beyond its own training\n"
-        "and evaluation, the worker pool of `run --jobs` against one process per cell.",
+        "and evaluation, the worker pool of `run --jobs` against one process per cell; `perf train`\n"
+        "times the harness's training step of each method, phase by phase (data wait, forward, loss,\n"
+        "backward, optimiser), against a plain open_clip-style CLIP step on the same model and batch,\n"
+        "offline (generated images, random weights), with its targets marked pass or fail.",
         "MALLOC_MMAP_THRESHOLD_=131072 python -m bench perf losses --threads 1\n"
         "python -m bench perf losses --batches 64,256 --json\n"
-        "python -m bench perf sweep --cells 36 --jobs 2",
+        "python -m bench perf sweep --cells 36 --jobs 2\n"
+        "python -m bench perf train --task rs --encoder rs-tiny --mode finetune --batch-size 64 --steps 20\n"
+        "python -m bench perf train --encoder RN50 --amp bf16 --device cuda --num-workers 4 --json\n"
+        "python -m bench perf train --task synthetic --methods clip,gentle_clip --steps 50",
     ),
     "tune": (
         "An optuna study of a method's parameters on a validation split held out of the train pool (never\n"

@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
+    check_nproc(args)
     tasks = parse_names(args.tasks, registry.tasks())
     method_params = parse_assignments(args.method_param, "--method-param")
     task_params = parse_assignments(args.task_param, "--task-param")
@@ -61,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cells = plan(store, specs)
     if launcher:
         return run_on_cluster(launcher, store, cells, args)
-    states = run_cells(cells, jobs=args.jobs, force=args.force)
+    states = run_cells(cells, jobs=args.jobs, force=args.force, nproc=args.nproc)
     return print_outcome(
         cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
     )
@@ -95,6 +96,21 @@ def check_cluster_flags(args: argparse.Namespace) -> None:
         )
     if args.detach and args.cluster == "debug":
         raise BenchError("--detach: --cluster debug runs the cells in this process, so it cannot detach")
+
+
+def check_nproc(args: argparse.Namespace) -> None:
+    """--nproc N: N ≥ 1; N > 1 runs one cell at a time on this machine: no --jobs > 1, no --cluster."""
+    if args.nproc < 1:
+        raise BenchError(f"--nproc {args.nproc}: give a positive number of ranks per cell")
+    if args.nproc == 1:
+        return
+    if args.cluster != "none":
+        raise BenchError(
+            f"--nproc ranks run on this machine; with --cluster {args.cluster} set tasks_per_node in the "
+            "profile (slurm/profiles/multi-gpu.yaml)"
+        )
+    if args.jobs is not None and args.jobs > 1:
+        raise BenchError(f"--nproc {args.nproc} runs one cell at a time on {args.nproc} ranks: drop --jobs")
 
 
 def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
@@ -207,11 +223,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    if args.what == "train":
+        return perf_train(args)
     if args.what == "sweep":
         from bench.perf.sweep import format_table as sweep_table
         from bench.perf.sweep import measure as measure_sweep
 
-        sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=args.steps)
+        steps = 50 if args.steps is None else args.steps
+        sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=steps)
         print(json.dumps(sweep_records, indent=1) if args.json else sweep_table(sweep_records))
         return 0
     from bench.grid import parse_ints
@@ -222,6 +241,38 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print("note: the plain reference needs about 10 GB at batch 1024", file=sys.stderr)
     records = measure(batches=batches, threads=args.threads or None)
     print(json.dumps(records, indent=1) if args.json else format_table(records))
+    return 0
+
+
+def perf_train(args: argparse.Namespace) -> int:
+    """`perf train`: the flags that name a task parameter set it, --task-param any other."""
+    from bench.grid import parse_names, parse_ratios
+    from bench.perf.train import format_table, measure
+
+    flags = {
+        "encoder": args.encoder,
+        "mode": args.mode,
+        "batch_size": args.batch_size,
+        "amp": args.amp,
+        "device": args.device,
+        "num_workers": args.num_workers,
+    }
+    params = {k: v for k, v in flags.items() if v is not None} | parse_assignments(
+        args.task_param, "--task-param"
+    )
+    ratios = parse_ratios(args.pair_ratio)
+    if len(ratios) != 1:
+        raise BenchError(f"--pair-ratio {args.pair_ratio}: give one pair ratio")
+    report = measure(
+        task=registry.tasks().get(args.task).name,
+        methods=tuple(parse_names(args.methods, registry.methods())),
+        params=params,
+        steps=20 if args.steps is None else args.steps,
+        warmup=args.warmup,
+        pair_ratio=ratios[0],
+        threads=args.threads or None,
+    )
+    print(json.dumps(report, indent=1) if args.json else format_table(report))
     return 0
 
 

@@ -13,6 +13,9 @@ last loaded (task, data) is kept, keyed by the task's name and full parameters.
 A done run's status.json also records what it was evaluated on (`data`: the task's TaskData.about, each
 evaluation set's source, split, size and overlap with the train pool) and the unit of every metric
 (`metric_units`: every metric is a fraction in [0, 1]; `table`, `plot` and the summary show percent).
+
+A cell may run on several ranks (`run --nproc N`, a SLURM job of several tasks): rank 0 does all of the
+above and the others only train beside it (`_follow`), reading the run folder but never writing it.
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ import datetime as dt
 import os
 import time
 import traceback
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from bench import registry, states
 from bench.engine.device import default_device
+from bench.engine.distributed import Dist
+from bench.engine.precision import resolve_device
 from bench.engine.train import OnEval, train
 from bench.memory import PeakMemory
 from bench.provenance import provenance
@@ -61,21 +68,20 @@ def execute(
     device: torch.device | None = None,
     on_eval: OnEval | None = None,
 ) -> str:
-    """Run the cell in `folder`; return its final state: done, failed, pruned, or busy (locked elsewhere)."""
-    device = device or default_device()
+    """Run the cell in `folder`; return its final state: done, failed, pruned, or busy (locked elsewhere).
+
+    One of several ranks (bench/engine/distributed.py, from the environment) runs it with the others: rank 0
+    as above, then every rank learns its decision (run it, or its state) and trains; only rank 0 writes."""
+    dist = Dist.from_env(device or default_device())
+    if not dist.is_main:
+        return _follow(folder, dist)
     if not folder.path.is_dir():
-        return states.FAILED  # its folder was deleted before it started: nowhere to run or record it
+        return dist.broadcast(states.FAILED)  # its folder was deleted before it started: nowhere to run it
     if not folder.lock.acquire():
-        return states.BUSY
+        return dist.broadcast(states.BUSY)
     try:
-        broken = [e for e in folder.unreadable() if e.path.name in ("status.json", "metrics.json")]
-        if force or broken:  # an unreadable status or metrics: what the cell did is unknown, so redo it all
-            folder.clear_results()
-            for err in broken:
-                folder.log(f"== {now()} {err}: its results are cleared and it runs anew")
-        elif folder.status().get("state") == states.DONE:
-            return states.DONE
-        return _run(folder, device, on_eval)
+        settled = dist.broadcast(_settled(folder, force))
+        return settled or _run(folder, dist.device, on_eval)
     except OSError:
         if folder.path.is_dir():
             raise
@@ -84,8 +90,51 @@ def execute(
         folder.lock.release()
 
 
+def _settled(folder: RunFolder, force: bool) -> str | None:
+    """`done` when the cell is done and stays so; else None, its results cleared when forced or unreadable."""
+    broken = [e for e in folder.unreadable() if e.path.name in ("status.json", "metrics.json")]
+    if force or broken:  # an unreadable status or metrics: what the cell did is unknown, so redo it all
+        folder.clear_results()
+        for err in broken:
+            folder.log(f"== {now()} {err}: its results are cleared and it runs anew")
+        return None
+    return states.DONE if folder.status().get("state") == states.DONE else None
+
+
+class ReadOnlyFolder:
+    """The run folder as a rank other than 0 sees it: it reads files (the checkpoint to resume from) and
+    writes nothing (rank 0 logs and saves)."""
+
+    def __init__(self, folder: RunFolder):
+        self.folder = folder
+
+    def log(self, line: str) -> None:
+        pass
+
+    def write_json(self, name: str, obj: Any) -> None:
+        pass
+
+    def file(self, name: str) -> Path:
+        return self.folder.file(name)
+
+
+def _follow(folder: RunFolder, dist: Dist) -> str:
+    """A rank other than 0: rank 0's decision, and when it runs the cell, the same training beside it.
+    An error here ends this rank's process, and its launcher (bench/ranks.py, torchrun) ends the others."""
+    settled = dist.broadcast(None)
+    if settled:
+        return settled
+    spec = folder.spec()
+    task, data, _ = load_task(spec)
+    method = registry.methods().get(spec.method).create(spec.method_params)
+    device = resolve_device(spec.task_params.get("device", "auto"), dist.device)
+    result = train(spec, task, method, data, ReadOnlyFolder(folder), device)
+    return states.PRUNED if result.stopped else states.DONE
+
+
 def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str:
     spec = folder.spec()
+    device = resolve_device(spec.task_params.get("device", "auto"), device)
     started = now()
     folder.write_status(state=states.RUNNING, pid=os.getpid(), host=provenance()["host"], started_at=started)
     folder.log(f"== {started} start {spec.label()} on {device} (pid {os.getpid()})")

@@ -188,7 +188,7 @@ class WorkerPool:
             cell, state = worker.cell, reply.get("state", "error")
             if state == "error":
                 error = reply.get("error", f"unreadable reply {reply}")
-                state = _record_failure(cell, error, worker.status_before)
+                state = record_failure(cell, error, worker.status_before)
             states[cell.folder.run_id] = state
             worker.cell = None
             advance()
@@ -209,7 +209,7 @@ class WorkerPool:
             f"the worker process (pid {worker.proc.pid}) running this cell died ({_how_it_ended(worker)}); "
             f"its output: {output}"
         )
-        return _record_failure(worker.cell, error, worker.status_before)
+        return record_failure(worker.cell, error, worker.status_before)
 
     def _retire(self, worker: _Worker) -> None:
         """No cell left for an idle worker: close its stdin so it exits."""
@@ -253,7 +253,7 @@ class WorkerPool:
             f"the sweep was stopped and its worker (pid {worker.proc.pid}) ended ({_how_it_ended(worker)}) "
             "while running this cell"
         )
-        _record_failure(worker.cell, error, worker.status_before)
+        record_failure(worker.cell, error, worker.status_before)
 
 
 def _how_it_ended(worker: _Worker) -> str:
@@ -271,7 +271,7 @@ def pick_cell(queue: list[Cell], keys: dict[str, str], last: str | None, busy: s
     return queue.pop(0)
 
 
-def _record_failure(cell: Cell, error: str, before: dict) -> str:
+def record_failure(cell: Cell, error: str, before: dict) -> str:
     """Record `error` as the cell's failure unless the worker settled it itself (done, pruned, or a
     failure it recorded after the cell was sent); under the cell's lock, so that a cell another process
     runs now is left alone (busy). Return the cell's state."""

@@ -5,7 +5,8 @@ One failed cell never stops the others; a cell another process is running is lef
 
 With `--jobs N` (N ≥ 2) the cells go to a pool of N long-lived worker processes (bench/pool.py, the
 sweep's side; bench/worker.py, the worker's), which pay process start, imports and loading a task's
-data once, not once per cell.
+data once, not once per cell. With `--nproc N` (N ≥ 2) each cell trains on N ranks (bench/ranks.py), one
+cell at a time: the ranks share the cores, so cells do not run side by side.
 """
 
 from __future__ import annotations
@@ -38,17 +39,25 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False) -> dict[str, str]:
+def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, nproc: int = 1) -> dict[str, str]:
     """Execute the cells that need it; return run_id → final state (done, failed, pruned, busy).
 
-    `jobs` cells at once in worker processes (None: one per core); 1 runs them in this process."""
+    `jobs` cells at once in worker processes (None: one per core); 1 runs them in this process; `nproc` > 1
+    runs each cell on that many ranks, one cell after another (bench/ranks.py)."""
     todo = [c for c in cells if force or c.folder.state() != S.DONE]
     if jobs is None:
-        jobs = min(os.cpu_count() or 1, len(todo))
+        jobs = 1 if nproc > 1 else min(os.cpu_count() or 1, len(todo))
     states = {c.folder.run_id: S.DONE for c in cells if c not in todo}
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not todo, dynamic_ncols=True)
     try:
-        if jobs <= 1:
+        if nproc > 1:
+            from bench.ranks import run_ranked
+
+            for cell in todo:
+                bar.set_postfix_str(cell.spec.label())
+                states[cell.folder.run_id] = run_ranked(cell, nproc, force)
+                bar.update()
+        elif jobs <= 1:
             for cell in todo:
                 bar.set_postfix_str(cell.spec.label())
                 states[cell.folder.run_id] = execute(cell.folder, force=force)

@@ -26,6 +26,9 @@ class PseudoLabel(Clip):
     def weights(self) -> dict[str, float]:
         return {"clip": 1.0, "pl": self.p["w_pl"]}
 
+    def embeddings(self) -> frozenset[str]:
+        return super().embeddings() | ({"a_u"} if self.p["w_pl"] else set())
+
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         out = super().terms(batch)
         if out and self.p["w_pl"] and len(batch.a_u):

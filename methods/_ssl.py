@@ -9,6 +9,7 @@ from bench.params import Param
 from methods.base import BatchEmbeddings
 from methods.losses import nt_xent
 
+SSL_EMBEDDINGS = frozenset({"views_a", "views_b"})
 SSL_PARAMS = {
     "w_ssl": Param(
         0.15,

@@ -94,6 +94,8 @@ class BatchEmbeddings:
         return self._embed("keywords")
 
 
+EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywords"})
+
 COMMON_PARAMS = {
     "temperature": Param(
         0.07, "initial CLIP temperature τ (s = 1/τ)", low=0.01, high=0.2, log=True, valid="(0, inf)"
@@ -134,6 +136,11 @@ class Method:
     def weights(self) -> dict[str, float]:
         """Weight of each term by name; a term of weight 0 is never computed."""
         raise NotImplementedError
+
+    def embeddings(self) -> frozenset[str]:
+        """The BatchEmbeddings keys (EMBEDDINGS) its terms of nonzero weight may read: the engine embeds
+        them up front, each modality's rows and views in one forward pass. Default: all of them."""
+        return EMBEDDINGS
 
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         """Unweighted scalar terms by name, for the terms of nonzero weight that this batch allows

@@ -22,10 +22,18 @@ class Clip(Method):
     def weights(self) -> dict[str, float]:
         return {"clip": 1.0}
 
+    def embeddings(self) -> frozenset[str]:
+        return clip_embeddings(self.p["unpaired_negatives"])
+
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         if batch.n_paired == 0:
             return {}
         return {"clip": clip_term(batch, self.p["unpaired_negatives"])}
+
+
+def clip_embeddings(unpaired_negatives: bool) -> frozenset[str]:
+    """What L_CLIP reads: the paired rows, and the unpaired ones as extra negatives."""
+    return frozenset({"a_p", "b_p", *(("a_u", "b_u") if unpaired_negatives else ())})
 
 
 def clip_term(batch: BatchEmbeddings, unpaired_negatives: bool) -> Tensor:

@@ -3,7 +3,7 @@
 
 from torch import Tensor
 
-from methods._ssl import SSL_PARAMS, ssl_term
+from methods._ssl import SSL_EMBEDDINGS, SSL_PARAMS, ssl_term
 from methods.base import BatchEmbeddings
 from methods.clip import Clip
 
@@ -21,6 +21,9 @@ class ClipSsl(Clip):
 
     def weights(self) -> dict[str, float]:
         return {"clip": 1.0, "ssl": self.p["w_ssl"]}
+
+    def embeddings(self) -> frozenset[str]:
+        return super().embeddings() | (SSL_EMBEDDINGS if self.p["w_ssl"] else set())
 
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         out = super().terms(batch)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from bench.params import Param, Variant
-from methods._ssl import SSL_PARAMS, ssl_term
+from methods._ssl import SSL_EMBEDDINGS, SSL_PARAMS, ssl_term
 from methods.base import BatchEmbeddings, Method
-from methods.clip import clip_term
+from methods.clip import clip_embeddings, clip_term
 from methods.losses import joint_sq_dists, mk_mmd, sdd
 
 
@@ -56,6 +56,12 @@ class GentleClip(Method):
 
     def weights(self) -> dict[str, float]:
         return {k: self.p[f"w_{k}"] for k in ("clip", "sdd", "mmd", "ssl")}
+
+    def embeddings(self) -> frozenset[str]:
+        w = self.weights()
+        clip = clip_embeddings(self.p["unpaired_negatives"]) if w["clip"] else set()
+        sets = {"a_p", "b_p", "a_u", "b_u"} if w["sdd"] or w["mmd"] else set()
+        return frozenset(clip | sets | (SSL_EMBEDDINGS if w["ssl"] else set()))
 
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         w = self.weights()

@@ -51,6 +51,10 @@ class SClip(PseudoLabel):
     def weights(self) -> dict[str, float]:
         return {"clip": 1.0, "pl": self.p["w_pl"], "kw": self.p["w_kw"]}
 
+    def embeddings(self) -> frozenset[str]:
+        pseudo = {"a_u"} if self.p["w_pl"] or self.p["w_kw"] else set()
+        return Clip.embeddings(self) | pseudo | ({"keywords"} if self.p["w_kw"] else set())
+
     def targets(self, batch: BatchEmbeddings) -> Tensor:
         eps = 1 / batch.logit_scale.detach()
         plan = sinkhorn(1 - similarity(batch), eps, self.p["sinkhorn_iters"])

@@ -39,7 +39,38 @@ COMMON_PARAMS = {
         log=True,
         valid="(0, inf)",
     ),
-    "weight_decay": Param(1e-3, "Adam weight decay", valid="[0, inf)"),
+    "weight_decay": Param(
+        1e-3, "weight decay (adam: L2 on every parameter; adamw: decoupled)", valid="[0, inf)"
+    ),
+    "optimizer": Param(
+        "adam", "adam, or adamw (decoupled decay on matrices only)", choices=("adam", "adamw")
+    ),
+    "schedule": Param("constant", "learning-rate schedule after the warm-up", choices=("constant", "cosine")),
+    "warmup_steps": Param(0, "linear learning-rate warm-up over the first N steps", valid="[0, inf)"),
+    "grad_clip": Param(0.0, "clip the gradients' global L2 norm to this (0: off)", valid="[0, inf)"),
+    "amp": Param(
+        "none",
+        "mixed precision of encoders and heads (loss terms stay float32); fp16 needs CUDA",
+        choices=("none", "bf16", "fp16"),
+    ),
+    "device": Param(
+        "auto", "auto: CUDA when there is a GPU; cpu forces the CPU", choices=("auto", "cpu", "cuda")
+    ),
+    "num_workers": Param(
+        -1,
+        "input loader worker processes (-1: from the CPU count for raw inputs, 0 for features)",
+        valid="[-1, inf)",
+    ),
+    "single_pass": Param(
+        True,
+        "embed each modality's rows and views in one forward pass (false: one pass each, for towers with "
+        "BatchNorm, whose statistics depend on the pass)",
+    ),
+    "ssl_views": Param(
+        "two",
+        "SSL views: two augmented copies, or the released code's original row + one augmented copy",
+        choices=("two", "original"),
+    ),
     "embed_dim": Param(256, "dimension d of the shared space", valid="[1, inf)"),
     "head_dropout": Param(0.1, "dropout inside the projection head", valid="[0, 1)"),
     "unpaired": Param(
@@ -137,9 +168,17 @@ class Task:
     def check(self, p: dict[str, Any]) -> None:
         """Refuse parameters `p` (every declared one, each already within its choices and valid range,
         `Param.valid`) that cannot work together, with `BenchError("task NAME: what is wrong, and what to
-        do")`. The common training parameters have no joint rule of their own here (the harness's rules
-        on the split are `bench.engine.train.empty_cell`); a task adds its own rules and calls
+        do")`. The common training parameters have one joint rule here (amp=fp16 needs CUDA); the harness's
+        rules on the split are `bench.engine.train.empty_cell`; a task adds its own rules and calls
         `super().check(p)`."""
+        self.refuse(
+            [
+                (
+                    not (p["amp"] == "fp16" and p["device"] == "cpu"),
+                    "amp=fp16 needs CUDA (its grad scaler); on the CPU use amp=bf16 or amp=none",
+                )
+            ]
+        )
 
     def pool_size(self) -> int | None:
         """N, the number of items of the train pool that `load` will return, when it is known without

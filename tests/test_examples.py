@@ -33,7 +33,10 @@ ELSEWHERE = {
     "tune": ("trials take minutes", ["tests/test_tune.py", "tests/test_tune_slurm.py"]),
     "data": ("real data", ["tests/test_protein_pipeline.py", "tests/test_rs_data.py"]),
     "run --cluster slurm": ("needs the loopback cluster", ["tests/test_launch_slurm.py"]),
-    "perf": ("a benchmark of minutes, run by hand; its references are tested", ["tests/test_losses.py"]),
+    "perf": (
+        "a benchmark of minutes, run by hand; its references and small sizes are tested",
+        ["tests/test_losses.py", "tests/test_perf_train.py"],
+    ),
 }
 
 

@@ -230,7 +230,7 @@ def test_a_run_past_its_time_limit_requeues_and_resumes_to_the_same_metrics(tmp_
     assert main(bench(results, "--seeds", "0", *limit, *fast_args(**long))) == 0
     [folder] = Store(results).all_folders()
     job = jobfile.read(folder)["job_id"]
-    wait_for(lambda: folder.file("checkpoint.pt").exists(), 120, "the first checkpoint")
+    wait_for(lambda: folder.file("checkpoint.pt").exists(), 240, "the first checkpoint")
     os.kill(folder.status()["pid"], signal.SIGSTOP)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

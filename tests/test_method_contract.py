@@ -9,6 +9,7 @@ from method_batches import create, make_batch
 
 from bench import registry
 from bench.store import Store
+from methods.base import EMBEDDINGS
 
 from helpers import run, spec
 
@@ -107,6 +108,7 @@ def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, na
         return
     assert steps, log
     logged = dict(item.split("=") for item in steps[-1].split()[3:])
+    assert math.isfinite(float(logged.pop("lr")))  # the step's learning rate, then the terms
     assert logged, f"{name} logged no term at r = {ratio}"
     for term, value in logged.items():
         assert weights.get(term), f"{name} logged {term}, whose weight is 0 or unknown"
@@ -116,3 +118,18 @@ def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, na
 def test_at_most_one_method_is_the_baseline_of_the_tables():
     declared = [n for n in NAMES if registry.methods().get(n).describe()["baseline"]]
     assert len(declared) <= 1, declared
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_method_reads_only_the_embeddings_it_declares(name):
+    """`embeddings()` is what the engine embeds up front: every key `terms` reads is in it, with its
+    defaults and with each settable weight at 0 (fewer keys), on every batch shape."""
+    settings = [{}] + [{param: 0} for param in weight_params(name).values()]
+    for raw in settings:
+        method = create(name, **raw)
+        declared = method.embeddings()
+        assert declared <= EMBEDDINGS
+        for shape in SHAPES:
+            batch, rec = make_batch(*shape, keywords=True)
+            method.terms(batch)
+            assert set(rec.asked) <= declared, (raw, shape, set(rec.asked) - declared)

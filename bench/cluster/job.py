@@ -4,6 +4,12 @@ submitit pickles a `CellJob` by reference and the job unpickles it from its code
 scheduler warns the job of its time limit (or preempts it), submitit calls `checkpoint()`, requeues
 the job and exits; the next start resumes from the run's last periodic checkpoint.pt, which ends
 with the same metrics as a run that never stopped.
+
+A job of several tasks (profile key `tasks_per_node`) runs the cell data-parallel, one rank per task:
+each task exports the ranks torch reads (RANK = SLURM_PROCID, WORLD_SIZE = SLURM_NTASKS, LOCAL_RANK =
+SLURM_LOCALID, MASTER_ADDR the job's first node, MASTER_PORT drawn from the job id: submitit's
+TorchDistributedEnvironment) and computes on cuda:LOCAL_RANK; rank 0 writes the run folder
+(bench/execute.py) and every rank resumes from its checkpoint after a requeue.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class CellJob:
         import torch
 
         os.chdir(self.cwd)
+        export_ranks()
         if self.threads:
             torch.set_num_threads(self.threads)
         device = None if self.gpus is None else torch.device("cuda" if self.gpus else "cpu")
@@ -51,6 +58,19 @@ class CellJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(dataclasses.replace(self, force=False))
+
+
+def export_ranks() -> None:
+    """In a job of several tasks, the torch.distributed environment of this task's rank (see above); nothing
+    outside a submitit job (a CellJob called directly)."""
+    import submitit
+
+    try:
+        tasks = submitit.JobEnvironment().num_tasks
+    except RuntimeError:
+        return
+    if tasks > 1:
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
 def _no_gpu(folder: RunFolder, gpus: int) -> str:

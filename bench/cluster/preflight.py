@@ -121,12 +121,10 @@ def check_request(profile: Profile, partitions: dict[str, Partition]) -> None:
             "has no GPUs (CPU-only cluster); set gpus_per_node: 0 or pick a GPU partition"
         )
     mem_mb = round(profile.mem_gb * 1024) if profile.mem_gb is not None else 0
-    if any(
-        n.cpus >= profile.cpus_per_task and n.mem_mb >= mem_mb and n.gpus >= profile.gpus_per_node
-        for n in part.nodes
-    ):
+    cpus = profile.cpus_per_task * profile.tasks_per_node  # each task (rank) has cpus_per_task
+    if any(n.cpus >= cpus and n.mem_mb >= mem_mb and n.gpus >= profile.gpus_per_node for n in part.nodes):
         return
-    want = _describe(profile.cpus_per_task, mem_mb, profile.gpus_per_node)
+    want = _describe(cpus, mem_mb, profile.gpus_per_node)
     big = max(part.nodes, key=lambda n: (n.gpus, n.cpus, n.mem_mb))
     largest = _describe(big.cpus, big.mem_mb, big.gpus)
     raise BenchError(f"{where}: no node of partition {part.name!r} has {want} (largest: {largest})")

@@ -19,6 +19,7 @@ _FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?")
 _OWNED_FLAGS = {
     "partition": "partition",
     "gpus-per-node": "gpus_per_node",
+    "ntasks-per-node": "tasks_per_node",
     "cpus-per-task": "cpus_per_task",
     "mem": "mem_gb",
     "time": "time_min",
@@ -37,8 +38,10 @@ class Profile:
     """Resources for one SLURM job, with per-method overrides.
 
     `source` names where the values came from, for messages. `methods` maps a method name to the keys it
-    overrides (any key but `methods`). `requeue_max` bounds how often a job that hits its time limit is
-    requeued; `signal_delay_s` is how long before the limit the job is told to save its checkpoint.
+    overrides (any key but `methods`). `tasks_per_node` > 1 trains each cell data-parallel, one rank per
+    task (bench/cluster/job.py); `cpus_per_task` is then per rank. `requeue_max` bounds how often a job
+    that hits its time limit is requeued; `signal_delay_s` is how long before the limit the job is told to
+    save its checkpoint.
     """
 
     source: str = "<defaults>"
@@ -46,6 +49,7 @@ class Profile:
     account: str | None = None
     qos: str | None = None
     gpus_per_node: int = 0
+    tasks_per_node: int = 1
     cpus_per_task: int = 1
     mem_gb: float | None = None
     time_min: int = 60
@@ -88,6 +92,7 @@ class Profile:
             "slurm_account": self.account,
             "slurm_qos": self.qos,
             "gpus_per_node": self.gpus_per_node or None,
+            "tasks_per_node": self.tasks_per_node if self.tasks_per_node > 1 else None,
             "mem_gb": self.mem_gb,
             "slurm_array_parallelism": self.max_concurrent,
             "slurm_additional_parameters": dict(map(_flag, self.sbatch_extra)) or None,
@@ -164,6 +169,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "account": ("a name", _name),
     "qos": ("a name", _name),
     "gpus_per_node": ("an integer >= 0", _at_least(0)),
+    "tasks_per_node": ("an integer >= 1 (ranks per cell)", _at_least(1)),
     "cpus_per_task": ("an integer >= 1", _at_least(1)),
     "mem_gb": ("a number > 0", _memory),
     "time_min": ("an integer >= 1 (minutes)", _at_least(1)),

@@ -1,8 +1,9 @@
 """Resumable checkpoints: everything a run needs to continue exactly where it stopped.
 
-Model and optimiser state, the step, the batch streams, the view generator, torch's global RNG
-(dropout), the history of evaluations and the training time so far. Written atomically; one that cannot
-be read (truncated, not a checkpoint) raises atomic.CorruptFile, and `set_aside` moves it out of the way.
+Model, optimiser, schedule and grad-scaler state, the step, the batch streams, torch's global RNG
+(dropout; the views of each step come from a generator seeded by the step, bench/engine/loader.py), the
+history of evaluations and the training time so far. Written atomically; one that cannot be read
+(truncated, not a checkpoint) raises atomic.CorruptFile, and `set_aside` moves it out of the way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 from bench.atomic import CorruptFile, write_with
 
 CORRUPT_SUFFIX = ".corrupt"
-REQUIRED = ("model", "optimizer", "sampler", "view_gen", "step", "history", "train_s", "eval_s", "torch_rng")
+REQUIRED = ("model", "optimizer", "schedule", "scaler", "sampler", "step", "history", "train_s", "eval_s")
+REQUIRED += ("torch_rng",)
 
 
 def save(path: Path, **state: Any) -> None:

@@ -4,7 +4,8 @@
 from its checkpoint if there is one, loop, finish. The loop body always runs in the same order:
 batch, loss, step, log, evaluate, checkpoint. Each step draws b_p paired and b_u unpaired rows of
 each modality independently, asks the method for its terms over their embeddings and takes an
-Adam step on L = Σ w_k · term_k. A run resumed from its checkpoint ends with the same numbers as
+optimiser step on L = Σ w_k · term_k (optim.py: Adam or AdamW, the schedule, clipping; precision.py:
+autocast and the fp16 scaler). A run resumed from its checkpoint ends with the same numbers as
 one that never stopped (CPU). The task and the method come in as objects: nothing here looks a
 name up.
 """
@@ -22,8 +23,12 @@ import torch
 from bench.atomic import CorruptFile
 from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
-from bench.engine.embed import batch_embeddings
+from bench.engine.distributed import Dist
+from bench.engine.embed import embed_step
+from bench.engine.loader import StepLoader, default_workers, needed
 from bench.engine.model import TwoTower
+from bench.engine.optim import build_optimizer, build_schedule, clip_gradients
+from bench.engine.precision import Precision
 from bench.engine.split import Split, make_split
 from bench.errors import BenchError
 
@@ -33,7 +38,6 @@ if TYPE_CHECKING:
     from tasks.base import Task, TaskData
 
 LOG_EVERY = 50
-VIEW_SEED_OFFSET = 10_000  # the view generator's seed is VIEW_SEED_OFFSET + the train seed
 
 OnEval = Callable[[int, dict[str, float]], str | None]
 """Called after each intermediate evaluation with (step, metrics); a returned text stops the run
@@ -69,11 +73,14 @@ class Run:
     shape: BatchShape
     model: TwoTower
     optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    precision: Precision
     sampler: BatchSampler
-    view_gen: torch.Generator
+    dist: Dist
     device: torch.device
     steps: int
     step: int = 0
+    sampler_state: dict[str, Any] = field(default_factory=dict)  # as it was right after the last step's draw
     history: list[dict[str, Any]] = field(default_factory=list)
     train_s: float = 0.0
     eval_s: float = 0.0
@@ -81,6 +88,10 @@ class Run:
     @property
     def hp(self) -> dict[str, Any]:
         return self.spec.task_params
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        return self.method.embeddings()
 
 
 def train(
@@ -102,7 +113,8 @@ def train(
 def setup(
     spec: RunSpec, task: Task, method: Method, data: TaskData, out: RunOutput, device: torch.device
 ) -> Run:
-    """The split (saved as split.json), the model, the optimiser and the seeded batch and view streams."""
+    """The split (saved as split.json), the model, the optimiser, the schedule and the seeded batch streams;
+    on every rank of a data-parallel run the same (bench/engine/distributed.py), rank 0 alone writing."""
     hp = spec.task_params
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
@@ -112,7 +124,8 @@ def setup(
 
     torch.manual_seed(spec.seed)
     model = build_model(task, method, data, hp).to(device)
-    optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
+    optimizer = build_optimizer(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]), hp)
+    precision = Precision(hp["amp"], device)
 
     steps = hp["steps"]
     if method.needs_pairs and shape.paired == 0:
@@ -125,15 +138,33 @@ def setup(
     )
     out.log(f"batch: {shape.paired} paired + {shape.unpaired} unpaired rows per modality; {steps} steps")
     sampler = BatchSampler(split, shape, spec.seed)
-    view_gen = torch.Generator().manual_seed(VIEW_SEED_OFFSET + spec.seed)
-    return Run(spec, task, method, data, split, shape, model, optimizer, sampler, view_gen, device, steps)
+    schedule = build_schedule(optimizer, hp, steps)
+    dist = Dist.from_env(device)
+    run = Run(
+        spec,
+        task,
+        method,
+        data,
+        split,
+        shape,
+        model,
+        optimizer,
+        schedule,
+        precision,
+        sampler,
+        dist,
+        device,
+        steps,
+    )
+    run.sampler_state = sampler.state_dict()
+    return run
 
 
 def generator_seeds(seed: int) -> list[int]:
-    """Every seed the engine derives from train seed `seed` for a generator: torch.manual_seed(seed), the
-    batch streams' 3·seed + 0, 1, 2 (batches.py) and the views' VIEW_SEED_OFFSET + seed; each must lie
-    in [0, 2^63)."""
-    return [seed, seed * 3, seed * 3 + 1, seed * 3 + 2, VIEW_SEED_OFFSET + seed]
+    """Every seed the engine derives from train seed `seed` for a generator: torch.manual_seed(seed) and the
+    batch streams' 3·seed + 0, 1, 2 (batches.py); each must lie in [0, 2^63). (The views' generator of each
+    step is seeded from a hash of the seed and the step: loader.py.)"""
+    return [seed, seed * 3, seed * 3 + 1, seed * 3 + 2]
 
 
 def empty_cell(split: Split, n: int, ratio: float, method: Method, hp: dict[str, Any]) -> str | None:
@@ -182,15 +213,18 @@ def resume(run: Run, out: RunOutput) -> None:
     try:
         saved = checkpoint.load(out.file("checkpoint.pt"))
     except CorruptFile as err:
-        aside = checkpoint.set_aside(err.path)
-        out.log(f"{err}; set aside as {aside.name}, starting from step 0")
+        if run.dist.is_main:
+            aside = checkpoint.set_aside(err.path)
+            out.log(f"{err}; set aside as {aside.name}, starting from step 0")
         return
     if saved is None:
         return
     run.model.load_state_dict(saved["model"])
     run.optimizer.load_state_dict(saved["optimizer"])
+    run.schedule.load_state_dict(saved["schedule"])
+    run.precision.load_state_dict(saved["scaler"])
     run.sampler.load_state_dict(saved["sampler"])
-    run.view_gen.set_state(saved["view_gen"])
+    run.sampler_state = saved["sampler"]
     run.step, run.history = saved["step"], saved["history"]
     run.train_s, run.eval_s = saved["train_s"], saved["eval_s"]
     out.log(f"resumed from the checkpoint at step {run.step}")
@@ -200,48 +234,74 @@ def loop(run: Run, out: RunOutput, on_eval: OnEval | None) -> str | None:
     """Steps until `run.steps`; return the reason when `on_eval` stopped the run early, else None."""
     run.model.train()
     tic = time.perf_counter()
-    while run.step < run.steps:
-        idx = run.sampler.next()
-        batch = batch_embeddings(run.model, run.task, run.data, idx, run.view_gen, run.device)
-        loss, terms = run.method.loss(batch)
-        optimise(run, loss, terms)
-        run.step += 1
-        log_step(run, out, loss, terms)
-        if due(run.step, run.hp["eval_every"], run.steps):
-            run.train_s += time.perf_counter() - tic
-            metrics = evaluate(run)
-            run.history.append({"step": run.step, **metrics})
-            out.write_json("history.json", run.history)
-            tic = time.perf_counter()
-            reason = on_eval(run.step, metrics) if on_eval else None
-            if reason:
+    with step_loader(run) as inputs_of_steps:
+        for inputs in inputs_of_steps:
+            batch = embed_step(
+                run.model,
+                run.data,
+                inputs,
+                run.wanted,
+                run.device,
+                run.precision,
+                run.dist,
+                run.hp["single_pass"],
+            )
+            loss, terms = run.method.loss(batch)
+            optimise(run, loss, terms)
+            run.step, run.sampler_state = inputs.step, inputs_of_steps.state_at(inputs.step)
+            log_step(run, out, loss, terms)
+            if due(run.step, run.hp["eval_every"], run.steps):
+                run.train_s += time.perf_counter() - tic
+                metrics = evaluate(run)
+                run.history.append({"step": run.step, **metrics})
+                out.write_json("history.json", run.history)
+                tic = time.perf_counter()
+                reason = run.dist.broadcast(on_eval(run.step, metrics) if on_eval else None)
+                if reason:
+                    save(run, out)
+                    return reason
+            if due(run.step, run.hp["checkpoint_every"], run.steps):
+                run.train_s += time.perf_counter() - tic
                 save(run, out)
-                return reason
-        if due(run.step, run.hp["checkpoint_every"], run.steps):
-            run.train_s += time.perf_counter() - tic
-            save(run, out)
-            tic = time.perf_counter()
+                tic = time.perf_counter()
     run.train_s += time.perf_counter() - tic
     return None
 
 
+def step_loader(run: Run) -> StepLoader:
+    """The inputs of the steps after `run.step`: the rows and views the method reads (loader.py), made in
+    `num_workers` worker processes (-1: loader.default_workers), pinned for a GPU."""
+    workers = run.hp["num_workers"]
+    workers = default_workers(run.data) if workers == -1 else workers
+    need = needed(run.wanted, run.hp["ssl_views"])
+    args = (run.task, run.data, run.sampler, run.spec.seed, need, run.step, run.steps, workers)
+    return StepLoader(*args, pin_memory=run.device.type == "cuda")
+
+
 def optimise(run: Run, loss: torch.Tensor | None, terms: dict[str, float]) -> None:
-    """One Adam step on the loss (none when the method computed no term this step)."""
+    """One optimiser step on the loss (none when the method computed no term this step): backward (the
+    loss scaled under fp16), gradients unscaled and clipped, the step, the schedule's step, the CLIP
+    scale clamped."""
     if loss is None:
         return
     if not torch.isfinite(loss):
         raise FloatingPointError(f"loss is {float(loss)} at step {run.step + 1}; terms {terms}")
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer.step()
+    run.precision.backward(loss)
+    run.dist.average_gradients(run.model)
+    run.precision.unscale(run.optimizer)
+    clip_gradients(run.model, run.hp["grad_clip"])
+    run.precision.step(run.optimizer)
+    run.schedule.step()
     run.model.clamp_scale()
 
 
 def log_step(run: Run, out: RunOutput, loss: torch.Tensor | None, terms: dict[str, float]) -> None:
     if run.step % LOG_EVERY == 0 or run.step == run.steps:
         value = float(loss.detach()) if loss is not None else math.nan
-        shown = " ".join(f"{k}={v:.4g}" for k, v in terms.items())
-        out.log(f"step {run.step}/{run.steps} loss={value:.4g} {shown}")
+        shown = " ".join(f"{k}={v:.8g}" for k, v in terms.items())
+        rate = run.optimizer.param_groups[0]["initial_lr"] * run.schedule.lr_lambdas[0](run.step - 1)
+        out.log(f"step {run.step}/{run.steps} loss={value:.8g} lr={rate:.4g} {shown}")  # lr: this step's
 
 
 def due(step: int, every: int, steps: int) -> bool:
@@ -264,12 +324,16 @@ def evaluate(run: Run) -> dict[str, float]:
 
 
 def save(run: Run, out: RunOutput) -> None:
+    """The checkpoint (rank 0 only), the batch streams as they were right after the last step's draw."""
+    if not run.dist.is_main:
+        return
     checkpoint.save(
         out.file("checkpoint.pt"),
         model=run.model.state_dict(),
         optimizer=run.optimizer.state_dict(),
-        sampler=run.sampler.state_dict(),
-        view_gen=run.view_gen.get_state(),
+        schedule=run.schedule.state_dict(),
+        scaler=run.precision.state_dict(),
+        sampler=run.sampler_state,
         step=run.step,
         history=run.history,
         train_s=run.train_s,

@@ -15,7 +15,7 @@ from PIL import Image
 from torch import Tensor
 
 from tasks import contamination
-from tasks.rs import sources
+from tasks.rs import lazy, sources
 from tasks.rs.sources import CaptionSplit, ClassSet
 
 STOPWORDS = frozenset(
@@ -73,7 +73,7 @@ def read(p: dict[str, Any]) -> Raw:
     the train pool is the `train` split of every caption set, each set is evaluated on its split."""
     sets, chosen = names(p["datasets"]), splits(p)
     trains = [sources.captions(d, source_of(p, d), "train") for d in sets]
-    train = CaptionSplit([i for t in trains for i in t.images], [c for t in trains for c in t.captions])
+    train = CaptionSplit(lazy.concat(t.images for t in trains), [c for t in trains for c in t.captions])
     tests = {d: sources.captions(d, source_of(p, d), chosen[d]) for d in sets}
     zs = {z: sources.classes(z, source_of(p, z), chosen[z]) for z in names(p["zero_shot"])}
     seen = {image_digest(i) for i in train.images}
@@ -98,8 +98,8 @@ def _subset(items: CaptionSplit | ClassSet, keep: list[int]) -> CaptionSplit | C
     if len(keep) == len(items.images):
         return items
     if isinstance(items, CaptionSplit):
-        return CaptionSplit([items.images[i] for i in keep], [items.captions[i] for i in keep])
-    return ClassSet([items.images[i] for i in keep], [items.labels[i] for i in keep], items.classes)
+        return CaptionSplit(lazy.take(items.images, keep), [items.captions[i] for i in keep])
+    return ClassSet(lazy.take(items.images, keep), [items.labels[i] for i in keep], items.classes)
 
 
 def image_digest(data: bytes) -> str:

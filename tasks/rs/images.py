@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
@@ -25,9 +26,10 @@ def decode(data: bytes, size: int) -> Tensor:
 
 
 class ImagePool:
-    """Encoded images decoded on demand: `take(idx)` gives (n, 3, size, size) uint8."""
+    """Encoded images (any sequence of bytes: a list, or lazy.py's, read on demand) decoded on demand:
+    `take(idx)` gives (n, 3, size, size) uint8."""
 
-    def __init__(self, images: list[bytes], size: int):
+    def __init__(self, images: Sequence[bytes], size: int):
         self.images, self.size = images, size
 
     def __len__(self) -> int:

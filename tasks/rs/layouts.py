@@ -5,17 +5,20 @@ Detection, in order: (1) table files (parquet, arrow) → `datasets.load_dataset
 `configs`, or split names inferred from file names); (2) a Karpathy `dataset.json` (captions per
 split) in a zip of the folder or in the folder itself; (3) one folder of images per class, in a zip
 or in the folder (or its `data/`, as the hub's image folders), with optional `*-<split>.txt` lists of
-file names. Every reader gives the same records: CaptionSplit, ClassSet (encoded images).
+file names. Every reader gives the same records: CaptionSplit, ClassSet, whose encoded images are
+read on demand (lazy.py): a pool larger than memory works.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
+from tasks.rs import lazy
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 TABLE_SUFFIXES = {".parquet", ".arrow"}
@@ -26,13 +29,13 @@ ALIASES = {"valid": "val", "validation": "val"}
 
 @dataclass
 class CaptionSplit:
-    images: list[bytes]
+    images: Sequence[bytes]
     captions: list[list[str]]
 
 
 @dataclass
 class ClassSet:
-    images: list[bytes]
+    images: Sequence[bytes]
     labels: list[int]
     classes: list[str]
 
@@ -66,6 +69,10 @@ class Files:
 
     def images(self) -> list[str]:
         return [n for n in self.names if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES]
+
+    def lazy(self, names: list[str]) -> lazy.LazyImages:
+        """The files `names`, read on demand."""
+        return lazy.files(self.path, names) if self.path.is_dir() else lazy.members(self.path, names)
 
 
 def canonical(split: str) -> str:
@@ -131,16 +138,6 @@ def _image_column(table, where: Where) -> str:
     raise BenchError(f"{where}: no image column among {', '.join(table.column_names)}; give a table with one")
 
 
-def _bytes(value: dict) -> bytes:
-    return value["bytes"] if value.get("bytes") else Path(value["path"]).read_bytes()
-
-
-def _images(table, column: str) -> list[bytes]:
-    import datasets
-
-    return [_bytes(v) for v in table.cast_column(column, datasets.Image(decode=False))[column]]
-
-
 def _text(caption) -> str:
     return caption["raw"] if isinstance(caption, dict) else caption
 
@@ -154,7 +151,7 @@ def _table_captions(found, split: str, where: Where) -> CaptionSplit:
             f"{where}: columns {', '.join(table.column_names)}; a caption set needs an image column "
             f"and one of {', '.join(CAPTION_COLUMNS)}"
         )
-    return CaptionSplit(_images(table, image), [[_text(c) for c in caps] for caps in table[column]])
+    return CaptionSplit(lazy.rows(table, image), [[_text(c) for c in caps] for caps in table[column]])
 
 
 def _label_column(table, where: Where) -> str:
@@ -178,7 +175,7 @@ def _table_classes(found, split: str, where: Where) -> ClassSet:
     names = list(found) if split == "all" else [pick(split, list(found), where)]
     tables = [found[s] for s in names]
     image, label = _image_column(tables[0], where), _label_column(tables[0], where)
-    images = [b for t in tables for b in _images(t, image)]
+    images = lazy.concat(lazy.rows(t, image) for t in tables)
     values = [v for t in tables for v in t[label]]
     feature = tables[0].features[label]
     if isinstance(feature, datasets.ClassLabel):
@@ -204,7 +201,7 @@ def _karpathy(files: Files, split: str, where: Where) -> CaptionSplit:
     members = files.images()
     items = [e for e in entries if e["split"] == chosen]
     return CaptionSplit(
-        [files.read(_member(e["filename"], members, where)) for e in items],
+        files.lazy([_member(e["filename"], members, where) for e in items]),
         [[s["raw"] for s in e["sentences"]] for e in items],
     )
 
@@ -279,4 +276,4 @@ def _class_folders(files: Files, root: str, lists: dict, split: str, where: Wher
         keep = lists[pick(split, ["all", *sorted(lists)], where)]
         members = [n for n in members if PurePosixPath(n).name in keep]
     index = {c: i for i, c in enumerate(classes)}
-    return ClassSet([files.read(n) for n in members], [index[n.split("/")[-2]] for n in members], classes)
+    return ClassSet(files.lazy(members), [index[n.split("/")[-2]] for n in members], classes)

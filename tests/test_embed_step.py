@@ -1,0 +1,106 @@
+"""embed_step: one forward pass per modality gives the loss and the gradients of separate passes, for every
+registered method; the original SSL layout's view 1 is the rows' own embedding; undeclared keys fail."""
+
+import pytest
+import torch
+
+from bench import registry
+from bench.engine.embed import embed_step, pass_groups
+from bench.engine.inputs import StepInputs
+from bench.engine.precision import Precision
+from bench.engine.train import build_model
+from tasks.base import take
+
+CPU = torch.device("cpu")
+TASK = {"n_train": "200", "n_test": "20", "width": "32", "embed_dim": "16", "head_dropout": "0"}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    entry = registry.tasks().get("synthetic")
+    hp = entry.resolve(TASK)
+    task = entry.create(hp)
+    return task, task.load(), hp
+
+
+def step_inputs(task, data, original=False, seed=0):
+    """A step of 8 paired and 12 unpaired rows of each modality, with both views of each modality."""
+    idx = (torch.arange(8), torch.arange(100, 112), torch.arange(150, 162))
+    gen = torch.Generator().manual_seed(seed)
+    rows = {
+        "a_p": take(data.train_a, idx[0]),
+        "b_p": take(data.train_b, idx[0]),
+        "a_u": take(data.train_a, idx[1]),
+        "b_u": take(data.train_b, idx[2]),
+    }
+    views = {}
+    for side in ("a", "b"):
+        v1, v2 = task.views(side, torch.cat([rows[f"{side}_p"], rows[f"{side}_u"]]), gen)
+        views[f"views_{side}"] = (None if original else v1, v2)
+    return StepInputs(0, idx, **rows, **views)
+
+
+def loss_and_grads(model, method, data, inputs, single_pass):
+    model.zero_grad(set_to_none=True)
+    batch = embed_step(
+        model, data, inputs, method.embeddings(), CPU, Precision("none", CPU), single_pass=single_pass
+    )
+    loss, _ = method.loss(batch)
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("name", registry.methods().names())
+def test_single_pass_matches_separate_passes(setup, name):
+    task, data, hp = setup
+    entry = registry.methods().get(name)
+    method = entry.create(entry.resolve({}))
+    torch.manual_seed(0)
+    model = build_model(task, method, data, hp)
+    inputs = step_inputs(task, data)
+    one, grads_one = loss_and_grads(model, method, data, inputs, single_pass=True)
+    apart, grads_apart = loss_and_grads(model, method, data, inputs, single_pass=False)
+    torch.testing.assert_close(one, apart, rtol=1e-5, atol=1e-6)
+    assert grads_one.keys() == grads_apart.keys() and grads_one
+    for key, grad in grads_one.items():
+        torch.testing.assert_close(grad, grads_apart[key], rtol=1e-4, atol=1e-6, msg=key)
+
+
+def test_original_layout_view_one_is_the_rows(setup):
+    task, data, hp = setup
+    method = registry.methods().get("gentle_clip").create(registry.methods().get("gentle_clip").resolve({}))
+    torch.manual_seed(0)
+    model = build_model(task, method, data, hp)
+    inputs = step_inputs(task, data, original=True)
+    wanted = frozenset({"a_p", "a_u", "views_a", "views_b"})
+    batch = embed_step(model, data, inputs, wanted, CPU, Precision("none", CPU))
+    v1, v2 = batch.views_a
+    torch.testing.assert_close(v1, torch.cat([batch.a_p, batch.a_u]))
+    torch.testing.assert_close(v1, model.embed_a(torch.cat([inputs.a_p, inputs.a_u])), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(v2, model.embed_a(inputs.views_a[1]), rtol=1e-5, atol=1e-6)
+    b1, _ = batch.views_b
+    torch.testing.assert_close(b1, model.embed_b(torch.cat([inputs.b_p, inputs.b_u])), rtol=1e-5, atol=1e-6)
+    with pytest.raises(KeyError, match="'b_p'"):
+        _ = batch.b_p  # not in `wanted`, though the original layout embedded the b_p rows
+
+
+def test_undeclared_key_is_a_key_error(setup):
+    task, data, hp = setup
+    method = registry.methods().get("clip").create(registry.methods().get("clip").resolve({}))
+    model = build_model(task, method, data, hp)
+    batch = embed_step(model, data, step_inputs(task, data), method.embeddings(), CPU, Precision("none", CPU))
+    assert batch.a_p.shape == (8, 16) and batch.a_p.dtype == torch.float32
+    with pytest.raises(KeyError, match="declared only"):
+        _ = batch.views_a
+
+
+def test_parts_of_other_shapes_get_passes_of_their_own():
+    parts = {
+        "b_p": torch.zeros(4, 3, 7, dtype=torch.long),  # rs captions (n, m, L)
+        "b_u": torch.zeros(5, 3, 7, dtype=torch.long),
+        "b_v1": torch.zeros(9, 7, dtype=torch.long),  # caption views (n, L)
+        "b_v2": torch.zeros(9, 7, dtype=torch.long),
+        "other": ["not", "a", "tensor"],
+    }
+    assert pass_groups(parts, single_pass=True) == [["b_p", "b_u"], ["b_v1", "b_v2"], ["other"]]
+    assert pass_groups(parts, single_pass=False) == [[k] for k in parts]
