@@ -23,6 +23,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.grid import Grid, expand, parse_ints, parse_names, parse_ratios
+    from bench.spec import task_key
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
     from bench.tune.preset import apply_preset
@@ -57,26 +58,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line)
         return 0
     store.ensure_writable()
-    if not launcher:
-        prepare_data(store, specs, args.force)
+    missing = {} if launcher else prepare_data(store, specs, args.force)
+    specs = [s for s in specs if task_key(s) not in missing]
+    if missing and not specs:  # nothing can run: the reasons, nothing written
+        return report_missing(missing, ran=False)
     cells = plan(store, specs)
     if launcher:
         return run_on_cluster(launcher, store, cells, args)
     states = run_cells(cells, jobs=args.jobs, force=args.force, nproc=args.nproc)
-    return print_outcome(
+    code = print_outcome(
         cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
     )
+    return report_missing(missing, ran=True) or code
 
 
-def prepare_data(store, specs, force: bool) -> None:
-    """Prepare each task's data once, here with its progress bars, before the cells that need it run."""
+def prepare_data(store, specs, force: bool) -> dict[str, str]:
+    """Prepare each task's data once, here with its progress bars, before the cells that need it run;
+    return task_key → the one-line reason for each task whose data could not be prepared (missing,
+    unreadable, refused by the contamination guard): its cells are left out, the others run."""
     from bench.spec import task_key
     from bench.store import RunFolder
 
     pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != "done"]
     distinct = {task_key(s): s for s in pending}
-    for spec in distinct.values():
-        registry.tasks().get(spec.task).create(spec.task_params).prepare()
+    missing = {}
+    for key, spec in distinct.items():
+        try:
+            registry.tasks().get(spec.task).create(spec.task_params).prepare()
+        except BenchError as err:
+            missing[key] = str(err)
+    return missing
+
+
+def report_missing(missing: dict[str, str], ran: bool) -> int:
+    """One line per task setting left out for its data, on stderr (after the others `ran`, a line that
+    says so); exit code 2 if any, else 0."""
+    for reason in dict.fromkeys(missing.values()):
+        print(f"error: {reason}", file=sys.stderr)
+    if missing and ran:
+        print(f"the other tasks ran; {len(missing)} task setting(s) left out for their data", file=sys.stderr)
+    return 2 if missing else 0
 
 
 def check_cluster_flags(args: argparse.Namespace) -> None:

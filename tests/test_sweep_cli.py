@@ -6,6 +6,7 @@ import sys
 import pandas as pd
 
 from bench.cli import main
+from bench.store import Store
 
 from conftest import fast_args
 
@@ -81,3 +82,27 @@ def test_two_runs_at_once_never_run_a_cell_twice(results):
     assert len(logs) == 4
     for log in logs:
         assert log.read_text().count(" start ") == 1, log.read_text()
+
+
+def test_tasks_whose_data_is_missing_are_named_after_the_others_ran(results, capsys):
+    """`--tasks synthetic,rs` offline: synthetic's cell runs, rs (its default hub sources unreachable) is
+    one line saying why, and the exit code is non-zero; with rs alone nothing is written."""
+    args = ["run", "--methods", "clip", "--tasks", "synthetic,rs", "--seeds", "0", "--pair-ratio", "0.5"]
+    args += [
+        "--results",
+        str(results),
+        "--task-param",
+        "synthetic.steps=5",
+        "--task-param",
+        "synthetic.n_train=200",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("error: task rs: ") and "hf:" in err[-2]
+    assert err[-1] == "the other tasks ran; 1 task setting(s) left out for their data"
+    (folder,) = Store(results).all_folders()
+    assert folder.spec().task == "synthetic" and folder.state() == "done"
+    alone = ["run", "--methods", "clip", "--tasks", "rs", "--results", str(results.parent / "alone")]
+    assert main(alone) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: task rs: ")
+    assert not list((results.parent / "alone").glob("runs/*"))
