@@ -73,3 +73,16 @@ def two_rows(x: Tensor, first: int, generator: torch.Generator) -> tuple[Tensor,
         other = (one + torch.randint(1, k, (n,), generator=generator, device=generator.device)) % k
     rows = torch.arange(n, device=x.device)
     return x[rows, first + one.to(x.device)], x[rows, first + other.to(x.device)]
+
+
+def generated_size(source: str, default: int, what: str) -> int:
+    """N of a generated source `synthetic` (`default`) or `synthetic:N`; `what` names the task and its
+    items in the one-line BenchError for a malformed one."""
+    from bench.errors import BenchError
+
+    arg = source.partition(":")[2]
+    if not arg:
+        return default
+    if not arg.isdigit() or int(arg) < 2:
+        raise BenchError(f"{what}: source={source!r}: write synthetic or synthetic:N with N ≥ 2")
+    return int(arg)

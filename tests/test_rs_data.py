@@ -61,11 +61,12 @@ def test_image_views_differ_and_stay_in_range():
 
 
 def test_inputs_keep_every_caption(tmp_path):
-    from tasks.rs import RemoteSensing, inputs, towers
+    from tasks import _openclip
+    from tasks.rs import RemoteSensing, inputs
 
     root = rs_files.build(tmp_path)
     p = RemoteSensing(source=f"local:{root}", encoder="rs-tiny", pretrained="none").p
-    _, tokenize, size, _, _ = towers.build("rs-tiny", "none")
+    _, tokenize, size, _, _ = _openclip.build("rs-tiny", "none", "rs")
     raw = data.read(p)
     x = inputs.model_inputs(raw, tokenize, size, p)
     vocab = {data.class_text(c) for zs in raw.zero_shot.values() for c in zs.classes}

@@ -18,12 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from bench.params import Param
-from tasks import contamination
-from tasks._shared import two_rows
+from tasks import _openclip, contamination
 from tasks.base import Task, TaskData, take
 from tasks.rs import data, features, inputs, sources, synthetic, towers
 from tasks.rs.evaluate import evaluate, evaluate_items
-from tasks.rs.images import augment
+from tasks.rs.images import image_caption_views
 
 SOURCE_HELP = "hf:<repo>, local:DIR or synthetic[:N]"
 
@@ -155,7 +154,7 @@ class RemoteSensing(Task):
 
     def _finetune_inputs(self) -> dict[str, Any]:
         raw = data.read(self.p)
-        self._model = towers.build(self.p["encoder"], self.p["pretrained"])
+        self._model = _openclip.build(self.p["encoder"], self.p["pretrained"], self.name)
         _, tokenize, size, _, _ = self._model
         return {**inputs.model_inputs(raw, tokenize, size, self.p), "about": raw.about}
 
@@ -177,16 +176,12 @@ class RemoteSensing(Task):
             dim = data.train_a.shape[-1]
             return towers.FeatureTower(dim, captions=False), towers.FeatureTower(dim, captions=True)
         model, _, _, mean, std = self._model
-        return towers.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none")
+        return _openclip.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none")
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached SimCLR views (frozen) or two fresh ones on raw pixels (finetune).
         Captions: two different captions of the same image."""
-        if side == "b":
-            return two_rows(x, 0, generator)
-        if self.p["mode"] == "frozen":
-            return two_rows(x, 1, generator)
-        return augment(x, generator), augment(x, generator)
+        return image_caption_views(self.p["mode"] == "frozen", side, x, generator)
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
         return evaluate(model, data.eval, len(inputs.templates(self.p)), self.p["eval_batch"])

@@ -17,8 +17,9 @@ from torch import Tensor, nn
 
 from bench import cache
 from bench.engine.device import default_device
+from tasks import _openclip
 from tasks._shared import embed_pool
-from tasks.rs import data, inputs, towers
+from tasks.rs import data, inputs
 from tasks.rs.images import augment
 
 BATCH = 64
@@ -39,8 +40,8 @@ def _encode(
 
 def build(p: dict[str, Any]) -> dict[str, Tensor]:
     raw = data.read(p)
-    model, tokenize, size, mean, std = towers.build(p["encoder"], p["pretrained"])
-    image, text = towers.towers(model, mean, std, pretrained=True)
+    model, tokenize, size, mean, std = _openclip.build(p["encoder"], p["pretrained"], "rs")
+    image, text = _openclip.towers(model, mean, std, pretrained=True)
     device = default_device()
     image, text = image.to(device).eval(), text.to(device).eval()
     raw_inputs = inputs.model_inputs(raw, tokenize, size, p)

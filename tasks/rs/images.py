@@ -15,6 +15,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from tasks._shared import two_rows
+
 
 def decode(data: bytes, size: int) -> Tensor:
     """One image as a (3, size, size) uint8 tensor (RGB, bicubic resize)."""
@@ -82,3 +84,16 @@ def augment(images: Tensor, gen: torch.Generator) -> Tensor:
     """A SimCLR view of each of (n, 3, H, W) uint8 (or [0, 1] float) images, as float in [0, 1]."""
     x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     return torch.stack([augment_one(img, gen) for img in x.cpu()]).to(images.device)
+
+
+def image_caption_views(
+    frozen: bool, side: str, x: Tensor, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """The views of an image ↔ caption task: captions (side b), two different captions of the item;
+    images, two cached augmented views (`frozen`) or two fresh ones of the raw pixels (random resized
+    crop, flip, colour jitter, grey, blur: tasks/rs/images.py)."""
+    if side == "b":
+        return two_rows(x, 0, generator)
+    if frozen:
+        return two_rows(x, 1, generator)
+    return augment(x, generator), augment(x, generator)

@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from bench.errors import BenchError
+from tasks._shared import generated_size
 from tasks.rs.layouts import CaptionSplit, ClassSet, canonical
 
 DEFAULT_N = 100
@@ -51,14 +51,7 @@ SIZES = ("large", "small", "wide", "narrow")
 
 def size(source: str) -> int:
     """N of `synthetic` (DEFAULT_N) or `synthetic:N`; one BenchError line when malformed."""
-    arg = source.partition(":")[2]
-    if not arg:
-        return DEFAULT_N
-    if not arg.isdigit() or int(arg) < 2:
-        raise BenchError(
-            f"task rs: {source!r}: write synthetic or synthetic:N with N ≥ 2 train items per set"
-        )
-    return int(arg)
+    return generated_size(source, DEFAULT_N, "task rs")
 
 
 def _rng(name: str, split: str) -> np.random.Generator:

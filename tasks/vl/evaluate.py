@@ -1,0 +1,84 @@
+"""Metrics of the vl task on its test split.
+
+Retrieval (tasks/metrics.py `recall_at_k`, CLIP_benchmark's definition: a query hits at k when one
+of its positives is among its k nearest), positives by content: caption j is a positive of image i
+when its text is one of image i's captions (every caption of an image, and an identical caption of
+another image, as the template captions of class data often are). `a2b_r{k}`: image → text, the gallery
+the distinct test captions (identical captions are one item, so that k nearest are k different texts);
+`b2a_r{k}`: text → image, every test caption a query, the test images the gallery; k = 1, 5, 10. With
+unique captions (Flickr30k, COCO) this is CLIP_benchmark's retrieval over all captions.
+`recall_mean`, the primary metric, is the mean of these six. Where the data has classes, zero-shot
+classification of the test images (`zs_top1`, `zs_top5`, `zs_mpcr`) against class embeddings: the text
+embeddings of a class's prompts, one per caption template, averaged and normalised.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tasks._shared import embed_pool, model_device
+from tasks.metrics import recall_at_k, zero_shot
+
+
+def positives(owner: Tensor, text_ids: Tensor, n_images: int) -> Tensor:
+    """(n_images × captions) bool: caption j (of image owner[j], text text_ids[j]) is a positive of image
+    i when its text is the text of one of image i's captions."""
+    has = torch.zeros(n_images, int(text_ids.max()) + 1, dtype=torch.bool)
+    has[owner, text_ids] = True
+    return has[:, text_ids]
+
+
+def first_of_each(ids: Tensor) -> Tensor:
+    """The index of the first occurrence of each distinct value of `ids`, in the order of the values."""
+    order = torch.argsort(ids, stable=True)
+    ranked = ids[order]
+    new = torch.ones_like(ranked, dtype=torch.bool)
+    new[1:] = ranked[1:] != ranked[:-1]
+    return order[new]
+
+
+def recalls(za: Tensor, zb: Tensor, owner: Tensor, text_ids: Tensor, ks=(1, 5, 10)) -> dict[str, float]:
+    """a2b_r{k} (over the distinct captions), b2a_r{k} (every caption a query) of unit image rows `za`
+    and unit caption rows `zb` (caption j of image owner[j], with text id text_ids[j]; `positives`), and
+    `recall_mean`, the mean of the six."""
+    pos = positives(owner, text_ids, len(za))
+    gallery = first_of_each(text_ids)
+    a2b = za @ zb[gallery].T
+    out = {f"a2b_r{k}": recall_at_k(a2b, pos[:, gallery], k) for k in ks}
+    out |= {f"b2a_r{k}": recall_at_k(zb @ za.T, pos.T, k) for k in ks}
+    return {**out, "recall_mean": mean(out.values())}
+
+
+def class_embeddings(zp: Tensor, n_templates: int) -> Tensor:
+    """(C, d) unit class embeddings from template-major prompt embeddings (T · C, d): the mean over the
+    templates of each class, normalised."""
+    return F.normalize(zp.view(n_templates, -1, zp.shape[-1]).mean(0), dim=-1)
+
+
+def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -> dict[str, float]:
+    """Retrieval on the test split and, with `zs_labels` among the inputs, zero-shot accuracy."""
+    device = model_device(model)
+    za = embed_pool(model.embed_a, inputs["test_images"], device, batch)
+    zb = embed_pool(model.embed_b, inputs["test_texts"], device, batch)
+    out = recalls(za, zb, inputs["test_owner"], inputs["test_text_ids"])
+    if "zs_labels" in inputs:
+        zp = embed_pool(model.embed_b, inputs["zs_prompts"], device, batch)
+        out.update(zero_shot(za @ class_embeddings(zp, n_templates).T, inputs["zs_labels"], prefix="zs"))
+    return out
+
+
+def evaluate_items(
+    model: Any, images: Any, captions: Tensor, text_ids: Tensor, batch: int
+) -> dict[str, float]:
+    """Retrieval among train-pool items (the validation split) over all their captions (n, m, ·), whose
+    text ids are `text_ids` (n, m)."""
+    device = model_device(model)
+    n, m = captions.shape[:2]
+    za = embed_pool(model.embed_a, images, device, batch)
+    zb = embed_pool(model.embed_b, captions.flatten(0, 1), device, batch)
+    return recalls(za, zb, torch.arange(n).repeat_interleave(m), text_ids.flatten())

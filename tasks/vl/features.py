@@ -1,0 +1,226 @@
+"""The model inputs of the vl task, one flat dict in both modes, and the on-disk caches behind them.
+
+Keys: `train_a` (images), `train_b` (N, m, ·) (the m captions of each train image), `test_images`,
+`test_texts` (every test caption, image by image), `test_owner` (the image of each caption), the text
+ids of the captions (`train_text_ids`, `test_text_ids`: identical strings, one id) and, where
+the data has classes, `zs_prompts` (template-major: template t of class c at row t · C + c) and
+`zs_labels`. Raw pixels are ImagePools (tasks/vl/towers.py); texts are open_clip tokens or frozen
+sentence features. Frozen mode: every input is a feature, train images with their original feature
+(row 0) and those of `n_views` augmented views (rows 1..K), cached (bench/cache.py) under a key of the
+data's identity (sources.identity and the source parameters), the encoder and its weights.
+Sentence features (MiniLM or another sentence-transformers model) are cached in both modes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bench import cache
+from bench.engine.device import default_device
+from tasks import _openclip, contamination
+from tasks._shared import embed_pool
+from tasks.rs import lazy
+from tasks.rs.data import image_digest
+from tasks.rs.images import augment
+from tasks.vl import sources, templates
+from tasks.vl.sources import VLSplit
+from tasks.vl.towers import ImagePool, ResNetTower, resnet34
+
+SOURCE_PARAMS = ("source", "dataset", "image_root", "n_train", "n_test", "data_seed", "captions_per_image")
+BATCH = 64
+VIEW_SEED = 30_000
+CNN_SIZE, RELEASED_SIZE = 32, 224
+
+
+@dataclass
+class Raw:
+    train: VLSplit
+    test: VLSplit  # what the contamination guard kept
+    classes: list[str] | None
+    about: dict  # TaskData.about
+
+
+def digests(images: Any) -> list[str]:
+    """The content hash of each image: of its pixels and shape for a pixel tensor, of its decoded RGB
+    pixels for an encoded image (tasks/rs/data.py `image_digest`)."""
+    if isinstance(images, Tensor):
+        return [contamination.digest(f"{tuple(x.shape)}".encode() + x.numpy().tobytes()) for x in images]
+    return [image_digest(data) for data in images]
+
+
+def _subset(split: VLSplit, keep: list[int]) -> VLSplit:
+    """The items `keep` of a split (itself when it keeps them all)."""
+    if len(keep) == len(split.captions):
+        return split
+    images = split.images[keep] if isinstance(split.images, Tensor) else lazy.take(split.images, keep)
+    labels = None if split.labels is None else [split.labels[i] for i in keep]
+    return VLSplit(images, [split.captions[i] for i in keep], labels)
+
+
+def read(p: dict[str, Any]) -> Raw:
+    """The source's splits with the contamination guard applied to the test split (refused here, before
+    anything trains, under contamination=refuse)."""
+    data = sources.load(p)
+    seen = set(digests(data.train.images))
+    found = digests(data.test.images)
+    keep = contamination.guard("vl", "test", found, seen, p["contamination"])
+    test = {
+        "source": p["source"],
+        "split": "test",
+        "size": len(keep),
+        "overlap": len(contamination.shared(found, seen)),
+        "excluded": len(found) - len(keep),
+    }
+    return Raw(
+        data.train, _subset(data.test, keep), data.classes, {**data.about, "eval_sets": {"test": test}}
+    )
+
+
+def zero_shot(raw: Raw) -> bool:
+    """Whether the test split has class labels (and so zero-shot metrics)."""
+    return raw.classes is not None and raw.test.labels is not None
+
+
+def texts(raw: Raw) -> dict[str, list[str]]:
+    """Every text input as strings: train captions item-major, test captions, and class prompts (the
+    caption templates, tasks/vl/templates.py, with each class name)."""
+    out = {
+        "train_b": [c for caps in raw.train.captions for c in caps],
+        "test_texts": [c for caps in raw.test.captions for c in caps],
+    }
+    if zero_shot(raw):
+        names = [templates.phrase(c) for c in raw.classes]
+        out["zs_prompts"] = [t.format(c=c) for t in templates.TEMPLATES for c in names]
+    return out
+
+
+def labels(raw: Raw) -> dict[str, Tensor]:
+    """`test_owner`, the text ids of the captions (`train_text_ids` (N, m), `test_text_ids`: equal for
+    identical strings, over train and test together) and, with classes, `zs_labels`."""
+    strings = texts(raw)
+    row: dict[str, int] = {}
+    ids = {
+        k: torch.tensor([row.setdefault(s, len(row)) for s in strings[k]]) for k in ("train_b", "test_texts")
+    }
+    out = {
+        "test_owner": torch.tensor([i for i, caps in enumerate(raw.test.captions) for _ in caps]),
+        "train_text_ids": ids["train_b"].view(len(raw.train.captions), -1),
+        "test_text_ids": ids["test_texts"],
+    }
+    if zero_shot(raw):
+        out["zs_labels"] = torch.tensor(raw.test.labels)
+    return out
+
+
+def _shaped(raw: Raw, values: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Text inputs with the train captions as (N, m, ·)."""
+    n = len(raw.train.captions)
+    return {k: v.view(n, -1, *v.shape[1:]) if k == "train_b" else v for k, v in values.items()}
+
+
+def data_key(p: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the data and texts: the source's identity, the source parameters, the contamination
+    policy and the caption templates (of the class prompts)."""
+    names = (*SOURCE_PARAMS, "contamination")
+    return {"identity": sources.identity(p), **{k: p[k] for k in names}, "templates": templates.TEMPLATES}
+
+
+def sentences(p: dict[str, Any], raw: Raw) -> dict[str, Tensor]:
+    """Sentence features (float32) of every text input of `raw` (cached)."""
+    from tasks.protein.features import text
+
+    def build() -> dict[str, Tensor]:
+        strings = texts(raw)
+        unique = sorted({s for v in strings.values() for s in v})  # template captions repeat a lot
+        row = {s: i for i, s in enumerate(unique)}
+        found = torch.from_numpy(text(unique, p["text_encoder"])).half()
+        return {k: found[torch.tensor([row[s] for s in v])] for k, v in strings.items()}
+
+    key = {"data": data_key(p), "text_encoder": p["text_encoder"]}
+    found = cache.tensors("vl-text", key, build)
+    return _shaped(raw, {k: v.float() for k, v in found.items()})
+
+
+def image_size(p: dict[str, Any]) -> int:
+    """The side in pixels of the cnn and released encoders' images (`image_size`, 0: their default)."""
+    return p["image_size"] or (CNN_SIZE if p["encoder"] == "cnn" else RELEASED_SIZE)
+
+
+def finetune(p: dict[str, Any], raw: Raw, tokenize, size: int) -> dict[str, Any]:
+    """Raw-pixel inputs: images as ImagePools of `size` px, texts as tokens (`tokenize`, open_clip's
+    tokenizer) or, without one, as sentence features."""
+    words = texts(raw)
+    text_inputs = _shaped(raw, {k: tokenize(v) for k, v in words.items()}) if tokenize else sentences(p, raw)
+    pools = {"train_a": ImagePool(raw.train.images, size), "test_images": ImagePool(raw.test.images, size)}
+    return {**pools, **text_inputs, **labels(raw)}
+
+
+def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None) -> Tensor:
+    """Unit features (half precision, CPU) of every row of `items`, each batch through `view` if given."""
+
+    def unit(x: Tensor) -> Tensor:
+        return nn.functional.normalize(tower(x).float(), dim=-1).half()
+
+    return embed_pool(unit, items, device, BATCH, transform=view, desc=desc)
+
+
+def _image_features(p: dict[str, Any], tower: nn.Module, pools: dict[str, ImagePool]) -> dict[str, Tensor]:
+    """Frozen image features: train images (N, 1 + n_views, F), test images (n, F)."""
+    device = default_device()
+    tower = tower.to(device).eval()
+    gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
+    train = [_encode(tower, pools["train_a"], device, "train images")]
+    train += [
+        _encode(tower, pools["train_a"], device, f"view {k + 1}", lambda x: augment(x, gen))
+        for k in range(p["n_views"])
+    ]
+    return {
+        "train_a": torch.stack(train, dim=1),
+        "test_images": _encode(tower, pools["test_images"], device, "test"),
+    }
+
+
+def _build_frozen(p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None], tokenize, size: int) -> dict:
+    """Every frozen input of `p`: the image tower's features, and the text tower's (open_clip) or the
+    sentence features."""
+    raw = read(p)
+    x = finetune(p, raw, tokenize, size)
+    out: dict[str, Any] = {"about": json.dumps(raw.about), **labels(raw)}
+    device = default_device()
+    with torch.no_grad():
+        out.update(_image_features(p, towers[0], x))
+        for key in texts(raw):
+            if towers[1] is None:
+                out[key] = x[key].half()
+            else:
+                tokens = x[key].flatten(0, 1) if key == "train_b" else x[key]
+                out[key] = _encode(towers[1].to(device).eval(), tokens, device, key)
+        out["train_b"] = out["train_b"].view(len(raw.train.captions), -1, out["train_b"].shape[-1])
+    return out
+
+
+def frozen(p: dict[str, Any]) -> dict[str, Any]:
+    """The cached frozen inputs of `p` (built on a miss; the released ResNet-34 is built first, its
+    weights, ImageNet or random, being part of the key), features as float32, `about` a dict."""
+    key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}}
+    if p["encoder"] == "released":
+        model, weights = resnet34(p["pretrained"] != "none")
+        key |= {"weights": weights, "text_encoder": p["text_encoder"], "image_size": image_size(p)}
+
+        def build() -> dict:
+            return _build_frozen(p, (ResNetTower(model, True), None), None, image_size(p))
+    else:
+        key |= {"weights": p["pretrained"]}
+
+        def build() -> dict:
+            model, tokenize, size, mean, std = _openclip.build(p["encoder"], p["pretrained"], "vl")
+            return _build_frozen(p, _openclip.towers(model, mean, std, True), tokenize, size)
+
+    found = dict(cache.tensors("vl-features", key, build))
+    about = json.loads(found.pop("about"))
+    return {**{k: v.float() if v.is_floating_point() else v for k, v in found.items()}, "about": about}
