@@ -18,13 +18,12 @@ from bench.cli import main
 from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
-from bench.engine.inputs import StepInputs
+from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
 from bench.engine.split import make_split
 from bench.engine.train import build_model
 from bench.spec import ROOT
 from bench.store import Store
-from tasks.base import take
 
 from helpers import run, spec
 
@@ -47,23 +46,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def step_inputs(task, data, idx, wanted, view_gen, step) -> StepInputs:
-    """What the loader gives a step: the rows of the wanted embeddings and two views of each modality."""
-    rows = {
-        "a_p": take(data.train_a, idx[0]),
-        "b_p": take(data.train_b, idx[0]),
-        "a_u": take(data.train_a, idx[1]),
-        "b_u": take(data.train_b, idx[2]),
-    }
-    views = {}
-    for side in ("a", "b"):
-        if f"views_{side}" in wanted:
-            views[f"views_{side}"] = task.views(
-                side, torch.cat([rows[f"{side}_p"], rows[f"{side}_u"]]), view_gen
-            )
-    return StepInputs(step, idx, **rows, **views)
-
-
 def train_steps(method_name: str, method_raw: dict, dist: Dist) -> dict:
     """STEPS Adam steps of `method_name` on the synthetic task: the losses, the first step's gradients
     and the final metrics."""
@@ -79,11 +61,11 @@ def train_steps(method_name: str, method_raw: dict, dist: Dist) -> dict:
     torch.manual_seed(0)
     model = build_model(task, method, data, hp)
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
-    sampler, view_gen = BatchSampler(split, shape, 0), torch.Generator().manual_seed(10_000)
+    sampler = BatchSampler(split, shape, 0)
     precision, wanted = Precision("none", dist.device), method.embeddings()
     losses, grads = [], {}
     for step in range(STEPS):
-        inputs = step_inputs(task, data, sampler.next(), wanted, view_gen, step)
+        inputs = make_inputs(task, data, sampler.next(), step, 0, needed(wanted, "two"))
         batch = embed_step(model, data, inputs, wanted, dist.device, precision, dist=dist)
         loss, _ = method.loss(batch)
         optimizer.zero_grad(set_to_none=True)

@@ -6,10 +6,10 @@ import torch
 
 from bench import registry
 from bench.engine.embed import embed_step, pass_groups
-from bench.engine.inputs import StepInputs
+from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
 from bench.engine.train import build_model
-from tasks.base import take
+from methods.base import EMBEDDINGS
 
 CPU = torch.device("cpu")
 TASK = {"n_train": "200", "n_test": "20", "width": "32", "embed_dim": "16", "head_dropout": "0"}
@@ -24,20 +24,10 @@ def setup():
 
 
 def step_inputs(task, data, original=False, seed=0):
-    """A step of 8 paired and 12 unpaired rows of each modality, with both views of each modality."""
+    """A step of 8 paired and 12 unpaired rows of each modality, with both views of each modality (the
+    loader's own `make_inputs`; in the original layout without v1)."""
     idx = (torch.arange(8), torch.arange(100, 112), torch.arange(150, 162))
-    gen = torch.Generator().manual_seed(seed)
-    rows = {
-        "a_p": take(data.train_a, idx[0]),
-        "b_p": take(data.train_b, idx[0]),
-        "a_u": take(data.train_a, idx[1]),
-        "b_u": take(data.train_b, idx[2]),
-    }
-    views = {}
-    for side in ("a", "b"):
-        v1, v2 = task.views(side, torch.cat([rows[f"{side}_p"], rows[f"{side}_u"]]), gen)
-        views[f"views_{side}"] = (None if original else v1, v2)
-    return StepInputs(0, idx, **rows, **views)
+    return make_inputs(task, data, idx, 0, seed, needed(EMBEDDINGS, "original" if original else "two"))
 
 
 def loss_and_grads(model, method, data, inputs, single_pass):

@@ -25,6 +25,7 @@ from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
+from bench.engine.inputs import StepInputs
 from bench.engine.loader import StepLoader, default_workers, needed
 from bench.engine.model import TwoTower
 from bench.engine.optim import build_optimizer, build_schedule, clip_gradients
@@ -34,7 +35,7 @@ from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.spec import RunSpec
-    from methods.base import Method
+    from methods.base import BatchEmbeddings, Method
     from tasks.base import Task, TaskData
 
 LOG_EVERY = 50
@@ -236,16 +237,7 @@ def loop(run: Run, out: RunOutput, on_eval: OnEval | None) -> str | None:
     tic = time.perf_counter()
     with step_loader(run) as inputs_of_steps:
         for inputs in inputs_of_steps:
-            batch = embed_step(
-                run.model,
-                run.data,
-                inputs,
-                run.wanted,
-                run.device,
-                run.precision,
-                run.dist,
-                run.hp["single_pass"],
-            )
+            batch = embed(run, inputs)
             loss, terms = run.method.loss(batch)
             optimise(run, loss, terms)
             run.step, run.sampler_state = inputs.step, inputs_of_steps.state_at(inputs.step)
@@ -266,6 +258,14 @@ def loop(run: Run, out: RunOutput, on_eval: OnEval | None) -> str | None:
                 tic = time.perf_counter()
     run.train_s += time.perf_counter() - tic
     return None
+
+
+def embed(run: Run, inputs: StepInputs) -> BatchEmbeddings:
+    """The step's embeddings as the method reads them (embed.py `embed_step`), on the run's device, in its
+    precision, over its ranks."""
+    return embed_step(
+        run.model, run.data, inputs, run.wanted, run.device, run.precision, run.dist, run.hp["single_pass"]
+    )
 
 
 def step_loader(run: Run) -> StepLoader:

@@ -32,10 +32,9 @@ import torch
 
 from bench import registry
 from bench.engine.device import default_device
-from bench.engine.embed import embed_step
 from bench.engine.loader import StepLoader, default_workers
 from bench.engine.precision import resolve_device
-from bench.engine.train import Run, optimise, setup, step_loader
+from bench.engine.train import Run, embed, optimise, setup, step_loader
 from bench.errors import BenchError
 from bench.perf.losses import _profiled
 from bench.perf.train_reference import ReferenceStep
@@ -119,16 +118,7 @@ class HarnessStep:
         clock.mark("data")
         inputs = next(self._inputs)
         clock.mark("forward")
-        batch = embed_step(
-            run.model,
-            run.data,
-            inputs,
-            run.wanted,
-            run.device,
-            run.precision,
-            run.dist,
-            run.hp["single_pass"],
-        )
+        batch = embed(run, inputs)
         clock.mark("loss")
         loss, terms = run.method.loss(batch)
         if loss is None:
