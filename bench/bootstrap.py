@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 DEBIAN_TEST = ("chromium", "texlive-latex-base", "texlive-latex-recommended")
+APT_LOCK_WAIT_S = 600
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -110,9 +111,10 @@ def ensure_debian(packages: tuple[str, ...]) -> None:
         return
     say(f"installing Debian packages: {' '.join(need)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+    wait = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}"]  # another apt-get may be running: wait for it
+    run(["apt-get", *wait, "update", "-q"], env=env, stdout=subprocess.DEVNULL)
     run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *need],
+        ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", *need],
         env=env,
         stdout=subprocess.DEVNULL,
     )
