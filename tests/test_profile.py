@@ -103,7 +103,7 @@ def test_method_overrides(tmp_path):
             r"'constraint=a100' is not of the form --name=value or --name$",
         ),
         ("sbatch_extra: ['--time=10']\n", r"'--time=10' is not allowed: set time_min instead$"),
-        ("time_min: 1\n", r"signal_delay_s \(90 s\) must be shorter than time_min \(1 min\)"),
+        ("time_min: 2\n", r"signal_delay_s \(90 s\) must be over a minute shorter than time_min \(2 min\)"),
         ("- partition\n", r"expected a mapping of keys to values, got a list$"),
         ("partition: debug\n  cpus: [\n", r"malformed YAML at line \d+: "),
         ("methods: [clip]\n", r"methods must map method names to keys, got a list$"),

@@ -1,7 +1,7 @@
 """submitit against the real loopback cluster (slurm/cluster.sh): arrays, failures, time limits, requeue.
 
-Skipped with a reason when no cluster runs. About 100 s, most of it waiting for SLURM to enforce a
-1-minute time limit (it checks limits every 30 s); the two long jobs run side by side.
+Skipped with a reason when no cluster runs. About 160 s, most of it waiting for SLURM to enforce a
+2-minute time limit (it checks limits every 30 s); the two long jobs run side by side.
 """
 
 from __future__ import annotations
@@ -114,8 +114,10 @@ def test_raising_job_fails_with_its_traceback(tmp_path):
 
 @pytest.fixture(scope="module")
 def long_jobs(tmp_path_factory):
-    """A job that outlives its 1-minute limit and one that checkpoints and requeues, submitted together."""
-    profile = load_profile(PROFILE).override({"time_min": 1}, "test")  # signal_delay_s: 30 from the profile
+    """A job that outlives its 2-minute limit and one that checkpoints and requeues, submitted together.
+    The shortest limit that the profile's 30 s warning allows: SLURM may send it up to 60 s early, and
+    a job told as it starts dies before submitit can catch the signal."""
+    profile = load_profile(PROFILE).override({"time_min": 2}, "test")  # signal_delay_s: 30 from the profile
     folder = tmp_path_factory.mktemp("long")
     return executor(folder, profile).submit(stubborn_sleep), executor(folder, profile).submit(Resumable())
 
@@ -123,7 +125,7 @@ def long_jobs(tmp_path_factory):
 @pytest.mark.slow
 def test_job_past_its_time_limit_is_timeout(long_jobs, monkeypatch):
     job, _ = long_jobs
-    wait_until(lambda: "TIMEOUT" in sacct_states(job.job_id), 150, "TIMEOUT in sacct")
+    wait_until(lambda: "TIMEOUT" in sacct_states(job.job_id), 240, "TIMEOUT in sacct")
     assert wait_until(lambda: job.watcher.get_state(job.job_id, mode="force") == "TIMEOUT", 30, "TIMEOUT")
     monkeypatch.setattr(submitit.core.core.Job, "_results_timeout_s", 2)  # no result file will come
     with pytest.raises(UncompletedJobError):

@@ -14,6 +14,8 @@ import yaml
 from bench.errors import BenchError
 from bench.suggest import closest
 
+# sbatch(1), --signal: "the signal may be sent up to 60 seconds earlier than specified"
+SIGNAL_EARLY_S = 60
 _FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?")
 # sbatch flags that have their own profile key, or that submitit sets itself
 _OWNED_FLAGS = {
@@ -209,9 +211,10 @@ def _flag(line: str, where: str = "sbatch_extra") -> tuple[str, Any]:
 
 def _checked(profile: Profile, where: str) -> Profile:
     """Rules that tie keys together."""
-    if profile.signal_delay_s >= profile.time_min * 60:
+    if profile.signal_delay_s + SIGNAL_EARLY_S >= profile.time_min * 60:
         raise BenchError(
-            f"{where}: signal_delay_s ({profile.signal_delay_s} s) must be shorter than time_min "
-            f"({profile.time_min} min), or the job is told to checkpoint as soon as it starts"
+            f"{where}: signal_delay_s ({profile.signal_delay_s} s) must be over a minute shorter than "
+            f"time_min ({profile.time_min} min), since SLURM may send the signal up to 60 s early: "
+            "otherwise a job can be told to checkpoint as it starts, before it can"
         )
     return profile
