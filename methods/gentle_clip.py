@@ -11,6 +11,23 @@ from methods.base import BatchEmbeddings, Method
 from methods.clip import clip_embeddings, clip_term
 from methods.losses import joint_sq_dists, mk_mmd, sdd
 
+# The released training objective (cauchy-max/Set-CLIP, general_version_lanuage/end_to_end.py, `train`):
+# the released weights, the single kernel exp(−‖x − y‖²) (`mmd_loss_gpt`), the unpaired rows as extra
+# CLIP negatives (logits over all 64 rows) and a fixed τ = 0.05 (docs/methods.md, "Total loss and
+# default weights").
+RELEASED = {
+    "w_clip": 1.0,
+    "w_sdd": 0.7,
+    "w_mmd": 0.2,
+    "w_ssl": 0.15,
+    "tau_ssl": 0.05,
+    "sdd_variant": "reference",
+    "mmd_kernels": "single",
+    "unpaired_negatives": True,
+    "temperature": 0.05,
+    "learn_temperature": False,
+}
+
 
 class GentleClip(Method):
     """L = w_clip·L_CLIP + w_sdd·L_SDD + w_mmd·L_MMD + w_ssl·L_SSL.
@@ -52,6 +69,7 @@ class GentleClip(Method):
         "gentle_clip_no_sdd": Variant({"w_sdd": 0.0}, "Gentle-CLIP (no SDD)", ablation=True),
         "gentle_clip_no_mmd": Variant({"w_mmd": 0.0}, "Gentle-CLIP (no MMD)", ablation=True),
         "gentle_clip_no_ssl": Variant({"w_ssl": 0.0}, "Gentle-CLIP (no SSL)", ablation=True),
+        "gentle_clip_released": Variant(RELEASED, "Gentle-CLIP (released)"),
     }
 
     def weights(self) -> dict[str, float]:

@@ -8,7 +8,9 @@ from methods.base import BatchEmbeddings
 
 
 class HardPl(PseudoLabel):
-    """L = L_CLIP + w_pl · CE(s · a_u · b_pᵀ, argmax_j cos(a_u, a_p_j))."""
+    """L = L_CLIP + w_pl · CE(s · a_u · b_pᵀ, argmax_j cos(a_u, a_p_j)) (+ w_kw · L_keyword).
+    The targets are S-CLIP's `hard-image` assignment; with w_pl = w_kw = 0.5 and
+    unpaired_a_negatives this is S-CLIP's loss with that assignment."""
 
     name = "hard_pl"
     label = "Hard PL"

@@ -208,15 +208,17 @@ def _sym_kl(p: Tensor, q: Tensor) -> Tensor:
     return ((p - q) * (p.log() - q.log())).sum()
 
 
-def sinkhorn(cost: Tensor, eps: Tensor | float, iters: int = 10) -> Tensor:
+def sinkhorn(cost: Tensor, eps: Tensor | float, iters: int = 10, *, grad: bool = False) -> Tensor:
     """Entropic OT plan of `cost` (n × m) with uniform marginals 1/n, 1/m, in the log domain.
 
     P_ij = exp(f_i + g_j − C_ij/ε) with log-scalings f, g (f = 0 at the start) updated `iters`
     times: g_j = log(1/m) − LSE_i(f_i − C_ij/ε), then f_i = log(1/n) − LSE_j(g_j − C_ij/ε). This is
     POT's update order: the row sums are exact and the plan equals ot.sinkhorn's after as many
-    iterations. No gradient flows.
+    iterations. `grad`: differentiate through the iterations, to the cost and to ε (S-CLIP's
+    released plan); otherwise no gradient flows.
     """
-    with torch.no_grad(), torch.autocast(device_type=cost.device.type, enabled=False):
+    differentiate = torch.set_grad_enabled(grad and torch.is_grad_enabled())
+    with differentiate, torch.autocast(device_type=cost.device.type, enabled=False):
         c = _wide(cost) / eps
         n, m = c.shape
         f, g = c.new_zeros(n), c.new_zeros(m)

@@ -8,7 +8,12 @@ from methods.base import BatchEmbeddings
 
 
 class SoftPl(PseudoLabel):
-    """L = L_CLIP + w_pl · soft CE(s · a_u · b_pᵀ, softmax(cos(a_u, a_p) / τ_pl))."""
+    """L = L_CLIP + w_pl · soft CE(s · a_u · b_pᵀ, softmax(cos(a_u, a_p) / τ_pl)) (+ w_kw · L_keyword).
+
+    τ_pl = `tau_pl`, or 1/s with `tau_from_scale`; the targets are detached unless `detach_targets`
+    is false. S-CLIP's `soft-image` assignment is tau_from_scale=true, detach_targets=false (with
+    w_pl = w_kw = 0.5 and unpaired_a_negatives, S-CLIP's loss with that assignment).
+    """
 
     name = "soft_pl"
     label = "Soft PL"
@@ -23,7 +28,13 @@ class SoftPl(PseudoLabel):
             log=True,
             valid="(0, inf)",
         ),
+        "tau_from_scale": Param(False, "targets softmax(s · cos), s the CLIP scale (S-CLIP's), not tau_pl"),
+        "detach_targets": Param(True, "no gradient through the targets; false: through them (S-CLIP's)"),
     }
 
     def targets(self, batch: BatchEmbeddings) -> Tensor:
-        return (similarity(batch) / self.p["tau_pl"]).softmax(1)
+        sim = similarity(batch, detach=self.p["detach_targets"])
+        scale = batch.logit_scale if self.p["tau_from_scale"] else 1 / self.p["tau_pl"]
+        if self.p["detach_targets"] and self.p["tau_from_scale"]:
+            scale = scale.detach()
+        return (scale * sim).softmax(1)

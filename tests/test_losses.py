@@ -295,3 +295,37 @@ def test_sinkhorn_stable_for_small_eps():
     cost, _ = ot_problem()
     plan = L.sinkhorn(cost.float(), 0.005, iters=10)  # exp(−C/ε) underflows outside the log domain
     assert torch.isfinite(plan).all() and plan.sum() > 0.99
+
+
+@pytest.mark.parametrize("eps", [0.07, 0.5])
+def test_sinkhorn_gradient_agrees_with_pots_differentiable_sinkhorn(eps):
+    """grad=True: the plan and its gradient with respect to the cost and ε are those of POT's torch
+    backend (what S-CLIP's released `ot_plan` differentiates), to float64 rounding."""
+    cost, _ = ot_problem()
+    weights = unit(6, d=4, seed=7)
+    grads = []
+    for fn in (
+        lambda c, e: L.sinkhorn(c, e, 10, grad=True),
+        lambda c, e: ot.sinkhorn(
+            torch.full((6,), 1 / 6, dtype=c.dtype),
+            torch.full((4,), 1 / 4, dtype=c.dtype),
+            c,
+            e,
+            numItermax=10,
+            stopThr=0.0,
+            warn=False,
+        ),
+    ):
+        c, e = leaf(cost, torch.tensor(eps, dtype=torch.float64))
+        plan = fn(c, e)
+        grads.append((plan, *torch.autograd.grad((plan * weights).sum(), [c, e])))
+    for ours, pot in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, pot, rtol=1e-9, atol=1e-14)
+    assert grads[0][2].abs() > 0
+
+
+def test_sinkhorn_without_grad_builds_no_graph():
+    c, e = leaf(ot_problem()[0], torch.tensor(0.1, dtype=torch.float64))
+    assert not L.sinkhorn(c, e, 10).requires_grad
+    with torch.no_grad():
+        assert not L.sinkhorn(c, e, 10, grad=True).requires_grad

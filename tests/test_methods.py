@@ -42,7 +42,9 @@ def test_set_and_ssl_terms_skipped_on_sets_of_one_row(name):
         ("gentle_clip", {"w_sdd": 0.0, "w_mmd": 0.0, "w_ssl": 0.0}, {"a_u", "b_u", "views_a", "views_b"}),
         ("gentle_clip", {"w_clip": 0.0, "w_ssl": 0.0}, {"views_a", "views_b"}),
         ("hard_pl", {"w_pl": 0.0}, {"a_u", "b_u"}),
-        ("s_clip", {"w_pl": 0.0, "w_kw": 0.0}, {"a_u", "b_u", "keywords"}),
+        ("s_clip", {"w_pl": 0.0, "w_kw": 0.0, "unpaired_a_negatives": False}, {"a_u", "b_u", "keywords"}),
+        ("s_clip", {"w_pl": 0.0, "w_kw": 0.0}, {"b_u", "keywords"}),
+        ("soft_pl", {}, {"b_u", "keywords"}),
         ("s_clip", {"w_kw": 0.0}, {"keywords"}),
     ],
 )
@@ -146,11 +148,14 @@ def test_soft_pl_targets_are_a_softmax_of_a_side_similarity():
     torch.testing.assert_close(value, soft_cross_entropy(pl_logits(rec), target))
 
 
-@pytest.mark.parametrize("name", ["hard_pl", "soft_pl", "s_clip"])
-def test_pseudo_label_targets_carry_no_gradient(name):
-    """The pseudo-label term reaches a_u and b_p through the logits, never a_p through the targets."""
+@pytest.mark.parametrize(
+    ("name", "params"), [("hard_pl", {}), ("soft_pl", {}), ("s_clip", {"detach_targets": True})]
+)
+def test_pseudo_label_targets_carry_no_gradient(name, params):
+    """The pseudo-label term reaches a_u and b_p through the logits, never a_p through the targets
+    (S-CLIP's default, as released, differentiates through its plan: tests/test_released_objectives.py)."""
     batch, rec = pl_batch()
-    create(name).terms(batch)["pl"].backward()
+    create(name, **params).terms(batch)["pl"].backward()
     assert rec.tensors["a_p"].grad is None
     assert rec.tensors["a_u"].grad.abs().sum() > 0 and rec.tensors["b_p"].grad.abs().sum() > 0
 
@@ -168,8 +173,8 @@ def test_s_clip_caption_targets_are_the_normalised_pot_plan():
 
 
 def test_s_clip_keyword_term():
-    """Candidates: the keywords of the paired row with the largest plan entry; targets proportional
-    to the (floored) similarity to each candidate."""
+    """Candidates: the keywords of the paired row with the largest plan entry; targets the similarity
+    to each candidate over their sum (1 for a single candidate), as released."""
     batch, rec = make_batch(4, 6, keywords=True)
     terms = create("s_clip").terms(batch)
     assert set(terms) == {"clip", "pl", "kw"}
@@ -181,7 +186,7 @@ def test_s_clip_keyword_term():
     target = torch.zeros(6, 5)
     for i, j in enumerate(plan.argmax(1)):
         cands = [0, 3] if j % 2 == 0 else [0]
-        sims = torch.stack([(a_u[i] @ kw[k]).detach().clamp_min(1e-6) for k in cands])
+        sims = torch.stack([(a_u[i] @ kw[k]).detach() for k in cands])
         target[i, cands] = sims / sims.sum()
     torch.testing.assert_close(terms["kw"], soft_cross_entropy(SCALE * a_u @ kw.T, target))
 
