@@ -221,12 +221,16 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 def fit(run: Run, out: RunOutput) -> None:
     """The fit stage of a method that fits, when the split has pairs (fit.py): its FitData from the towers
-    as built, then `method.fit`, timed as fit_s; a closed-form method's fit becomes the model evaluated."""
+    as built, then `method.fit`, and the unpaired pools' features its steps will read (feat_a_u, feat_b_u),
+    all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
     if not run.method.fits or run.shape.paired == 0:
         return
     tic = time.perf_counter()
     run.features = fit_data(run.model, run.data, run.split, run.device)
     fitted = run.method.fit(run.features)
+    for side in "ab":  # the pools its steps read, now: from the towers as built, before a resume or a step
+        if f"feat_{side}_u" in run.wanted:
+            getattr(run.features, f"{side}_u")
     if run.method.closed_form:
         run.fitted = FittedModel(run.model.encoder_a, run.model.encoder_b, fitted)
     run.fit_s = time.perf_counter() - tic
