@@ -1,4 +1,4 @@
-"""`python -m bench list`: every method and task with its parameters and defaults."""
+"""`python -m bench list`: every method and task with its parameters and defaults, and a method's source."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def _entry(entry: Entry) -> list[str]:
     primary = getattr(entry.cls, "primary_metric", "")
     if primary:
         lines.append(f"      primary metric: {primary}")
+    source = getattr(entry.cls, "source", "")
+    if source:
+        lines.append(f"      source: {source}")
     for name, p in entry.params.items():
         extra = f" [{'|'.join(map(str, p.choices))}]" if p.choices else ""
         lines.append(f"      {name} = {p.default!r}{extra}  {p.help}")

@@ -1,13 +1,17 @@
-"""The method contract: named loss terms over one batch of embeddings, and their weights.
+"""The method contract: named loss terms over one batch of embeddings, and their weights; or a fit in
+closed form on frozen features.
 
-Total loss L = Σ_k w_k · term_k. A method computes only the terms whose weight is not zero.
+Total loss L = Σ_k w_k · term_k. A method computes only the terms whose weight is not zero. A method that
+`fits` is first given the frozen features of the paired set (FitData) before any step; a `closed_form`
+method is that fit alone: it returns the two embedding functions the task's evaluation uses (Fitted), and
+no step is taken (docs/methods.md, "Methods fitted in closed form").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor
@@ -28,7 +32,9 @@ class BatchEmbeddings:
     - `same_b_p`: (b_p × b_p) bool, True where two paired rows have identical B content (e.g. the
       same function text), so that they are positives of each other; None means only the diagonal;
     - `keywords`: (K × d) embeddings of the task's keyword vocabulary by tower B, or None;
-    - `keyword_mask_p`: (b_p × K) bool, the keywords that occur in each paired row's B content.
+    - `keyword_mask_p`: (b_p × K) bool, the keywords that occur in each paired row's B content;
+    - `feat_a_u`, `feat_b_u`: the frozen features (FitData) of the rows of `a_u` and `b_u`, no gradient:
+      for a method that `fits`, e.g. a teacher fitted on the pairs that judges the unpaired rows.
     """
 
     def __init__(
@@ -93,8 +99,73 @@ class BatchEmbeddings:
     def keywords(self) -> Tensor | None:
         return self._embed("keywords")
 
+    @cached_property
+    def feat_a_u(self) -> Tensor:
+        return self._embed("feat_a_u")
 
-EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywords"})
+    @cached_property
+    def feat_b_u(self) -> Tensor:
+        return self._embed("feat_b_u")
+
+
+EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywords", "feat_a_u", "feat_b_u"})
+
+
+class FitData:
+    """What a method that `fits` may ask of the train pool, as frozen features: the outputs of the task's
+    towers as built (the run's seeded initial weights), in eval mode, without gradient, before any head.
+    Pretrained frozen towers give their features; towers trained from scratch (synthetic, the protein
+    tower) give their random initial features, which is then all a closed-form method gets.
+
+    - `a_p`, `b_p`: (n_p × F_A), (n_p × F_B) of the paired set, row i of one the counterpart of row i of
+      the other;
+    - `a_u`, `b_u`: the unpaired pools U_A and U_B, each computed on first use;
+    - `unpaired_rows(side, idx)`: the rows of pool U_side of train-pool items `idx` (all in that pool).
+    """
+
+    def __init__(self, features: Callable[[str], Tensor], positions: dict[str, Tensor] | None = None):
+        self._features = features
+        self._positions = positions or {}
+
+    @classmethod
+    def from_tensors(cls, **tensors: Tensor) -> FitData:
+        """Build from ready tensors (tests): keys a_p, b_p and optionally a_u, b_u; pool item i of the
+        train pool is row i of its pool."""
+        positions = {side: torch.arange(len(tensors[f"{side}_u"])) for side in "ab" if f"{side}_u" in tensors}
+        return cls(tensors.__getitem__, positions)
+
+    @cached_property
+    def a_p(self) -> Tensor:
+        return self._features("a_p")
+
+    @cached_property
+    def b_p(self) -> Tensor:
+        return self._features("b_p")
+
+    @cached_property
+    def a_u(self) -> Tensor:
+        return self._features("a_u")
+
+    @cached_property
+    def b_u(self) -> Tensor:
+        return self._features("b_u")
+
+    def unpaired_rows(self, side: str, idx: Tensor) -> Tensor:
+        pool = self.a_u if side == "a" else self.b_u
+        return pool[self._positions[side][idx.to(self._positions[side].device)].to(pool.device)]
+
+
+class Fitted(Protocol):
+    """The result of a closed-form fit: the two embedding functions of frozen features (rows of the
+    shared space; the task scores a pair by their dot product), and how zero-shot pools the scores of a
+    class's prompts (`mean`: the normalised mean of their embeddings, as every method; `max`: the best
+    prompt's score)."""
+
+    prompt_pooling: str
+
+    def embed_a(self, h: Tensor) -> Tensor: ...
+    def embed_b(self, h: Tensor) -> Tensor: ...
+
 
 COMMON_PARAMS = {
     "temperature": Param(
@@ -109,6 +180,10 @@ class Method:
 
     `needs_pairs`: with no pairs at all (r = 0) the method cannot train; the harness then reports
     the untrained model (docs/methods.md, "The setting").
+    `fits`: before the first step the engine calls `fit` with the frozen features of the pairs (FitData);
+    `closed_form` (implies `fits`): the fit is the whole method, its `fit` returns the Fitted embedding
+    functions and no step is taken (subclass ClosedForm).
+    `source`: the paper and released code the method follows (shown by `python -m bench list`).
     How the tables show it (each class declares its own; a subclass inherits none): `label`, the
     display name (default: `name`); `order`, where it is listed (lower first, then by name; its
     variants follow it); `control_of`, the method whose ablation table it joins as a control;
@@ -125,6 +200,9 @@ class Method:
     baseline: ClassVar[bool] = False
     variants: ClassVar[dict[str, Variant]] = {}
     needs_pairs: ClassVar[bool] = True
+    fits: ClassVar[bool] = False
+    closed_form: ClassVar[bool] = False
+    source: ClassVar[str] = ""
 
     def __init__(self, **values: Any):
         self.p = dict(values)
@@ -132,6 +210,11 @@ class Method:
     @classmethod
     def declared_params(cls) -> dict[str, Param]:
         return {**COMMON_PARAMS, **cls.params}
+
+    def fit(self, data: FitData) -> Fitted | None:
+        """The closed-form stage of a method that `fits`, before any step (deterministic: a resumed run
+        fits again and gets the same); a `closed_form` method returns its Fitted embedding functions."""
+        raise NotImplementedError
 
     def weights(self) -> dict[str, float]:
         """Weight of each term by name; a term of weight 0 is never computed."""
@@ -155,3 +238,27 @@ class Method:
             return None, {}
         total = sum(weights[k] * v for k, v in terms.items())
         return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+class ClosedForm(Method):
+    """A method fitted in closed form on the frozen features of the pairs, with no training step: it has
+    no loss terms, no CLIP scale (no `temperature` parameters) and needs pairs."""
+
+    fits = True
+    closed_form = True
+
+    @classmethod
+    def declared_params(cls) -> dict[str, Param]:
+        return dict(cls.params)
+
+    def fit(self, data: FitData) -> Fitted:
+        raise NotImplementedError
+
+    def weights(self) -> dict[str, float]:
+        return {}
+
+    def embeddings(self) -> frozenset[str]:
+        return frozenset()
+
+    def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
+        return {}

@@ -15,6 +15,7 @@ class Clip(Method):
 
     name = "clip"
     label = "CLIP"
+    source = "Radford et al., ICML 2021 (arXiv 2103.00020): the symmetric InfoNCE of CLIP"
     order = 10
     baseline = True
     params = {

@@ -14,6 +14,7 @@ class ClipSsl(Clip):
 
     name = "clip_ssl"
     label = "CLIP + SSL"
+    source = "this project: the control for the SSL term (NT-Xent, Chen et al. 2020; SimCSE, Gao et al. 2021)"
     order = 20
     control_of = "gentle_clip"
     params = {**Clip.params, **SSL_PARAMS}

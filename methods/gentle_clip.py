@@ -39,6 +39,7 @@ class GentleClip(Method):
 
     name = "gentle_clip"
     label = "Gentle-CLIP"
+    source = "arXiv 2406.05766 (Gentle-CLIP / Set-CLIP); code cauchy-max/Set-CLIP (end_to_end.py)"
     order = 60
     needs_pairs = False
     params = {

@@ -14,6 +14,7 @@ class HardPl(PseudoLabel):
 
     name = "hard_pl"
     label = "Hard PL"
+    source = "S-CLIP's hard-image assignment (Mo et al., NeurIPS 2023; alinlab/s-clip custom/loss.py)"
     order = 30
 
     def targets(self, batch: BatchEmbeddings) -> Tensor:

@@ -71,6 +71,48 @@ def nt_xent(z1: Tensor, z2: Tensor, tau: float = 0.05) -> Tensor:
     return F.cross_entropy(sim, target)
 
 
+def klot(
+    k_student: Tensor,
+    k_teacher: Tensor,
+    eps_student: float = 0.05,
+    eps_teacher: float = 0.005,
+    iters: int = 100,
+) -> Tensor:
+    """KLOT(K, K*) = KL(P* ‖ P) = Σ_ij P*_ij (log P*_ij − log P_ij), with P = klot_plan(K, ε_s) and
+    P* = klot_plan(K*, ε_t) the entropic OT plans of the student and teacher similarity kernels (n × m).
+
+    The value is exact; the gradient is SOTAlign's (`src/klot.py`, `KLOT.forward`; Theorem 5.1 of the
+    paper): ∂KLOT/∂K = (P − P*) / ε_s, with no backpropagation through the Sinkhorn iterations and none
+    into K*. At least float32, autocast off.
+    """
+    with torch.autocast(device_type=k_student.device.type, enabled=False):
+        k = _wide(k_student)
+        log_p = klot_plan(k, eps_student, iters)
+        log_q = klot_plan(_wide(k_teacher).detach(), eps_teacher, iters)
+        q = log_q.exp()
+        value = (q * (log_q - log_p)).sum()
+        surrogate = ((log_p.exp() - q) * k).sum() / eps_student
+        return (value - surrogate).detach() + surrogate
+
+
+def klot_plan(kernel: Tensor, eps: float, iters: int = 100) -> Tensor:
+    """log P of the entropic OT plan of cost −K (n × m) with uniform marginals a = 1/n, b = 1/m, as
+    SOTAlign's `sinkhorn` computes it (`src/klot.py`): L = K/ε, u = v = 0, `iters` times
+    u_i = log a − LSE_j(L_ij + v_j) then v_j = log b − LSE_i(L_ij + u_i); then u is averaged with one
+    more update, u ← ½ (u + log a − LSE_j(L_ij + v_j)) (its `symmetric` step, whose v half is v itself),
+    and log P_ij = L_ij + u_i + v_j. No gradient flows.
+    """
+    with torch.no_grad():
+        logits = kernel / eps
+        n, m = logits.shape
+        u, v = logits.new_zeros(n), logits.new_zeros(m)
+        for _ in range(iters):
+            u = -math.log(n) - torch.logsumexp(logits + v[None, :], dim=1)
+            v = -math.log(m) - torch.logsumexp(logits + u[:, None], dim=0)
+        u = 0.5 * (u - math.log(n) - torch.logsumexp(logits + v[None, :], dim=1))
+        return logits + u[:, None] + v[None, :]
+
+
 def sq_dists(x: Tensor, y: Tensor, same: bool = False) -> Tensor:
     """D_ij = ‖x_i − y_j‖² = ‖x_i‖² + ‖y_j‖² − 2 x_i·y_j from one matrix product, clamped at 0;
     `same` (y is x) sets the diagonal to exactly 0."""

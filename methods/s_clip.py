@@ -24,6 +24,7 @@ class SClip(PseudoLabel):
 
     name = "s_clip"
     label = "S-CLIP"
+    source = "Mo et al., NeurIPS 2023 (arXiv 2305.14095); code alinlab/s-clip (custom/loss.py)"
     order = 50
     params = {
         **PseudoLabel.params,

@@ -17,6 +17,7 @@ class SoftPl(PseudoLabel):
 
     name = "soft_pl"
     label = "Soft PL"
+    source = "S-CLIP's soft-image assignment (Mo et al., NeurIPS 2023; alinlab/s-clip custom/loss.py)"
     order = 40
     params = {
         **PseudoLabel.params,

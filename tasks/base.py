@@ -218,9 +218,11 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
-        """Metrics of a trained model (`model.embed_a(x)`, `model.embed_b(x)`, unit rows, eval mode,
-        no gradient). `paired` holds the train indices of the paired set, for reference values
-        (e.g. a nearest-neighbour lookup) that use only what the methods were given."""
+        """Metrics of a trained model (`model.embed_a(x)`, `model.embed_b(x)`: rows whose dot product is the
+        score, unit rows for every trained method; eval mode, no gradient). `paired` holds the train
+        indices of the paired set, for reference values (e.g. a nearest-neighbour lookup) that use only
+        what the methods were given. Zero-shot over several prompt templates pools a class's prompts as
+        the model's `prompt_pooling` says (absent: `mean`; tasks/metrics.py `class_scores`)."""
         raise NotImplementedError
 
     def evaluate_items(self, model: Any, data: TaskData, idx: Tensor) -> dict[str, float]:

@@ -7,7 +7,10 @@ k highest-scoring gallery items; recall@k is the mean over queries.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+PROMPT_POOLING = ("mean", "max")
 
 
 def recall_at_k(scores: Tensor, positives: Tensor, k: int) -> float:
@@ -47,3 +50,22 @@ def zero_shot(scores: Tensor, labels: Tensor, prefix: str = "zs") -> dict[str, f
     per_class = torch.stack([correct1[labels == c].float().mean() for c in present])
     out[f"{prefix}_mpcr"] = float(per_class.mean())
     return out
+
+
+def class_embeddings(zp: Tensor, n_templates: int) -> Tensor:
+    """(C, d) unit class embeddings from template-major prompt embeddings (T · C, d): the mean over the
+    templates of each class, normalised."""
+    return F.normalize(zp.view(n_templates, -1, zp.shape[-1]).mean(0), dim=-1)
+
+
+def class_scores(za: Tensor, zp: Tensor, n_templates: int, pooling: str = "mean") -> Tensor:
+    """(n × C) zero-shot scores of queries `za` against template-major prompt embeddings `zp` (T · C, d).
+
+    `mean` (every method): za · class_embeddings(zp)ᵀ. `max`: the best template's score, max_t za · zp_tcᵀ,
+    the rule of ASIF's released code (`relreps.py`, `zero_shot_classification`: the argmax over every
+    prompt, whose class is the prediction)."""
+    if pooling == "mean":
+        return za @ class_embeddings(zp, n_templates).T
+    if pooling == "max":
+        return (za @ zp.T).view(len(za), n_templates, -1).amax(1)
+    raise ValueError(f"prompt pooling {pooling!r}: one of {', '.join(PROMPT_POOLING)}")

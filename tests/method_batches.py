@@ -1,12 +1,14 @@
-"""Batches of ready embeddings for method tests: every key a leaf tensor, the keys asked for recorded."""
+"""Batches of ready embeddings for method tests: every key a leaf tensor, the keys asked for recorded; a
+method that fits is fitted on random frozen features (FA and FB columns, like the batches' feat_x_u)."""
 
 import torch
 import torch.nn.functional as F
 
 from bench.registry import methods
-from methods.base import BatchEmbeddings
+from methods.base import BatchEmbeddings, FitData
 
 D = 8
+FA, FB = 6, 5  # widths of the frozen features of A and B
 SCALE = 1 / 0.07
 
 
@@ -26,7 +28,17 @@ def make_tensors(b_p, b_u, keywords=False, seed=0):
     t["views_a"] = (unit(n, seed + 4), unit(n, seed + 5))
     t["views_b"] = (unit(n, seed + 6), unit(n, seed + 7))
     t["keywords"] = unit(5, seed + 8) if keywords else None
+    g = torch.Generator().manual_seed(seed + 9)
+    t["feat_a_u"], t["feat_b_u"] = torch.randn(b_u, FA, generator=g), torch.randn(b_u, FB, generator=g)
     return t
+
+
+def fit_data(n=12, seed=0):
+    """Frozen features of n pairs whose B side depends on the A side, and of unpaired pools of n rows."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(2 * n, FA, generator=g)
+    b = a[:, :FB] + 0.5 * torch.randn(2 * n, FB, generator=g)
+    return FitData.from_tensors(a_p=a[:n], b_p=b[:n], a_u=a[n:], b_u=b[n:])
 
 
 def _leaf(v):
@@ -62,5 +74,9 @@ def make_batch(b_p, b_u, keywords=False, same=None, seed=0):
 
 
 def create(name, **raw):
+    """The method with parameters `raw`, fitted on `fit_data()` when it fits (as the engine does first)."""
     entry = methods().get(name)
-    return entry.create(entry.resolve({k: str(v) for k, v in raw.items()}))
+    method = entry.create(entry.resolve({k: str(v) for k, v in raw.items()}))
+    if method.fits:
+        method.fit(fit_data())
+    return method

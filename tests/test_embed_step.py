@@ -1,13 +1,16 @@
 """embed_step: one forward pass per modality gives the loss and the gradients of separate passes, for every
-registered method; the original SSL layout's view 1 is the rows' own embedding; undeclared keys fail."""
+registered method that trains (a method that fits gets the step's frozen features from its FitData); the
+original SSL layout's view 1 is the rows' own embedding; undeclared keys fail."""
 
 import pytest
 import torch
 
 from bench import registry
 from bench.engine.embed import embed_step, pass_groups
+from bench.engine.fit import fit_data
 from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
+from bench.engine.split import Split
 from bench.engine.train import build_model
 from methods.base import EMBEDDINGS
 
@@ -30,26 +33,36 @@ def step_inputs(task, data, original=False, seed=0):
     return make_inputs(task, data, idx, 0, seed, needed(EMBEDDINGS, "original" if original else "two"))
 
 
-def loss_and_grads(model, method, data, inputs, single_pass):
+def loss_and_grads(model, method, data, inputs, single_pass, features=None):
     model.zero_grad(set_to_none=True)
+    wanted = method.embeddings()
+    precision = Precision("none", CPU)
     batch = embed_step(
-        model, data, inputs, method.embeddings(), CPU, Precision("none", CPU), single_pass=single_pass
+        model, data, inputs, wanted, CPU, precision, dist=None, single_pass=single_pass, features=features
     )
     loss, _ = method.loss(batch)
     loss.backward()
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("name", registry.methods().names())
+TRAINED = [n for n in registry.methods().names() if not registry.methods().get(n).cls.closed_form]
+SPLIT = Split(torch.arange(0, 100), torch.arange(100, 200), torch.arange(100, 200))  # holds the step's rows
+
+
+@pytest.mark.parametrize("name", TRAINED)
 def test_single_pass_matches_separate_passes(setup, name):
     task, data, hp = setup
     entry = registry.methods().get(name)
     method = entry.create(entry.resolve({}))
     torch.manual_seed(0)
     model = build_model(task, method, data, hp)
+    features = None
+    if method.fits:
+        features = fit_data(model, data, SPLIT, CPU)
+        method.fit(features)
     inputs = step_inputs(task, data)
-    one, grads_one = loss_and_grads(model, method, data, inputs, single_pass=True)
-    apart, grads_apart = loss_and_grads(model, method, data, inputs, single_pass=False)
+    one, grads_one = loss_and_grads(model, method, data, inputs, True, features)
+    apart, grads_apart = loss_and_grads(model, method, data, inputs, False, features)
     torch.testing.assert_close(one, apart, rtol=1e-5, atol=1e-6)
     assert grads_one.keys() == grads_apart.keys() and grads_one
     for key, grad in grads_one.items():

@@ -1,5 +1,7 @@
 """Properties every registered method has, checked over the registry (as benchopt's solver tests):
-a new method file is tested here with no edit. Its own formula gets a test of its own."""
+a new method file is tested here with no edit. Its own formula gets a test of its own. A closed-form
+method (no terms, no step) is held to what applies to it: it runs on synthetic and protein, fits, and
+reports its fit as its cost."""
 
 import math
 
@@ -8,6 +10,7 @@ import torch
 from method_batches import create, make_batch
 
 from bench import registry
+from bench.spec import RunSpec
 from bench.store import Store
 from methods.base import EMBEDDINGS
 
@@ -87,10 +90,10 @@ def test_every_parameter_has_help_and_a_sane_range(name):
         assert p.help, key
         if p.low is not None:
             assert p.low < p.high and (not p.log or p.low > 0), key
-            assert isinstance(p.default, float), key
+            assert isinstance(p.default, float | int) and not isinstance(p.default, bool), key
 
 
-@pytest.mark.parametrize("ratio", [0.0, 0.05, 1.0])
+@pytest.mark.parametrize("ratio", [0.0, 0.01, 0.1, 1.0])
 @pytest.mark.parametrize("name", NAMES)
 def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, name, ratio):
     store = Store(results)
@@ -102,9 +105,15 @@ def test_trains_on_synthetic_and_logs_finite_terms_of_nonzero_weight(results, na
     weights = create(name).weights()
     log = folder.file("log.txt").read_text()
     steps = [line for line in log.splitlines() if line.startswith("step ")]
+    cost = folder.status()["cost"]
     if ratio == 0 and entry.cls.needs_pairs:
-        assert "needs pairs" in log and not steps
-        assert folder.status()["cost"]["steps"] == 0
+        assert "needs pairs" in log and not steps and "fit:" not in log
+        assert cost["steps"] == 0 and cost["fit_s"] == 0
+        return
+    assert ("fit:" in log) == entry.cls.fits and (cost["fit_s"] > 0) == entry.cls.fits, log
+    if entry.cls.closed_form:
+        assert not steps and cost["steps"] == 0 and cost["n_trainable"] == 0, log
+        assert not folder.file("checkpoint.pt").exists()
         return
     assert steps, log
     logged = dict(item.split("=") for item in steps[-1].split()[3:])
@@ -133,3 +142,15 @@ def test_a_method_reads_only_the_embeddings_it_declares(name):
             batch, rec = make_batch(*shape, keywords=True)
             method.terms(batch)
             assert set(rec.asked) <= declared, (raw, shape, set(rec.asked) - declared)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_runs_on_protein(results, name):
+    """Every method on the protein task's offline smoke data (r = 0.1): done, finite metrics."""
+    entry = registry.tasks().get("protein")
+    hp = entry.resolve({k: str(v) for k, v in entry.cls.smoke_params.items()})
+    s = RunSpec(name, "protein", 0.1, 0, 0, registry.methods().get(name).resolve({}), hp)
+    store = Store(results)
+    assert run(store, [s]) == {s.run_id(): "done"}
+    metrics = store.folder(s.run_id()).metrics()
+    assert math.isfinite(metrics[entry.cls.primary_metric])

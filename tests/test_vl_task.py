@@ -16,8 +16,9 @@ from bench.errors import BenchError
 from bench.execute import execute
 from bench.spec import RunSpec
 from bench.store import Store
+from tasks.metrics import class_embeddings
 from tasks.vl import features, sources
-from tasks.vl.evaluate import class_embeddings, positives, recalls
+from tasks.vl.evaluate import positives, recalls
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 SMALL = {"source": "synthetic:32", "captions_per_image": 2, "tower_width": 32, "eval_batch": 64}

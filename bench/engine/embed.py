@@ -5,7 +5,8 @@ the method reads (the a_p rows, the a_u rows, the views v1 and v2) are concatena
 are Tensors of the same trailing shape and dtype, embedded by `model.embed_a` at once, and split back;
 parts that cannot be concatenated (e.g. rs captions (n, m, L) and caption views (n, L), or inputs that
 are not Tensors) are embedded one group at a time. The same holds for B; the keyword vocabulary is a
-pass of B of its own.
+pass of B of its own. The frozen features of the unpaired rows (`feat_a_u`, `feat_b_u`, for a method that
+fits) are looked up in the run's FitData by the step's indices, with no pass at all.
 
 One pass gives the same embeddings as separate passes for towers whose rows do not interact: MLPs,
 transformers, and heads without dropout. A tower with BatchNorm in train mode (e.g. RN50) normalises
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor
 
 from bench.engine.inputs import StepInputs
-from methods.base import BatchEmbeddings
+from methods.base import BatchEmbeddings, FitData
 from tasks.base import TaskData, take
 
 if TYPE_CHECKING:
@@ -47,11 +48,13 @@ def embed_step(
     precision: Precision,
     dist: Dist | None = None,
     single_pass: bool = True,
+    features: FitData | None = None,
 ) -> BatchEmbeddings:
     """The BatchEmbeddings of the keys in `wanted` (methods.base.EMBEDDINGS), all computed now, float32.
 
     views_x = (v1, v2) of the rows [x_p; x_u]; in the original layout (v1 None) v1 is the embedding of
-    the rows [x_p; x_u] themselves. Asking the result for a key outside `wanted` is a KeyError."""
+    the rows [x_p; x_u] themselves; feat_x_u, the rows of `features` (the run's FitData) of the step's
+    unpaired items. Asking the result for a key outside `wanted` is a KeyError."""
     table: dict[str, Any] = {}
     for side, embed in (("a", model.embed_a), ("b", model.embed_b)):
         parts = side_parts(side, inputs, wanted)
@@ -62,6 +65,13 @@ def embed_step(
         table["keywords"] = embed_parts(model.embed_b, kw, device, precision, dist, single_pass).get(
             "keywords"
         )
+    for side, idx in (("a", inputs.idx[1]), ("b", inputs.idx[2])):
+        if f"feat_{side}_u" in wanted:
+            if features is None:
+                raise ValueError(
+                    f"feat_{side}_u is wanted but the run has no FitData (its method does not fit)"
+                )
+            table[f"feat_{side}_u"] = features.unpaired_rows(side, idx).to(device)
     return BatchEmbeddings(
         served(table),
         model.logit_scale(),

@@ -1,7 +1,8 @@
 """The one training loop (docs/methods.md, "A training step").
 
-`train` reads top to bottom: set up the run (split, model, optimiser, batch streams), resume it
-from its checkpoint if there is one, loop, finish. The loop body always runs in the same order:
+`train` reads top to bottom: set up the run (split, model, optimiser, batch streams), fit the method
+when it fits (fit.py: the frozen features of the pairs; a closed-form method is then evaluated and done),
+resume it from its checkpoint if there is one, loop, finish. The loop body always runs in the same order:
 batch, loss, step, log, evaluate, checkpoint. Each step draws b_p paired and b_u unpaired rows of
 each modality independently, asks the method for its terms over their embeddings and takes an
 optimiser step on L = Σ w_k · term_k (optim.py: Adam or AdamW, the schedule, clipping; precision.py:
@@ -25,6 +26,7 @@ from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
+from bench.engine.fit import FittedModel, fit_data
 from bench.engine.inputs import StepInputs
 from bench.engine.loader import StepLoader, default_workers, needed
 from bench.engine.model import TwoTower
@@ -32,10 +34,11 @@ from bench.engine.optim import build_optimizer, build_schedule, clip_gradients
 from bench.engine.precision import Precision
 from bench.engine.split import Split, make_split
 from bench.errors import BenchError
+from methods.base import COMMON_PARAMS as SCALE_PARAMS
 
 if TYPE_CHECKING:
     from bench.spec import RunSpec
-    from methods.base import BatchEmbeddings, Method
+    from methods.base import BatchEmbeddings, FitData, Method
     from tasks.base import Task, TaskData
 
 LOG_EVERY = 50
@@ -85,6 +88,9 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_s: float = 0.0
     eval_s: float = 0.0
+    fit_s: float = 0.0
+    features: FitData | None = None  # what the method fitted on (a method that fits, with pairs)
+    fitted: FittedModel | None = None  # a closed-form method's model, once fitted
 
     @property
     def hp(self) -> dict[str, Any]:
@@ -106,6 +112,9 @@ def train(
 ) -> TrainResult:
     """Train and evaluate one run; raise on any error (the caller records it)."""
     run = setup(spec, task, method, data, out, device)
+    fit(run, out)
+    if run.fitted is not None:
+        return finish_fitted(run, out)
     resume(run, out)
     stopped = loop(run, out, on_eval)
     return finish(run, out, stopped)
@@ -128,7 +137,7 @@ def setup(
     optimizer = build_optimizer(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]), hp)
     precision = Precision(hp["amp"], device)
 
-    steps = hp["steps"]
+    steps = 0 if method.closed_form else hp["steps"]
     if method.needs_pairs and shape.paired == 0:
         out.log(
             f"{spec.method} needs pairs and r = {spec.pair_ratio:g} gives none: reporting the untrained model"
@@ -196,16 +205,37 @@ def empty_cell(split: Split, n: int, ratio: float, method: Method, hp: dict[str,
 
 def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) -> TwoTower:
     """The task's towers with the heads and the CLIP scale the method and the task parameters ask for
-    (drawn from torch's global generator: seed it first)."""
+    (drawn from torch's global generator: seed it first). A closed-form method declares no CLIP scale:
+    its untrained model (r = 0) gets the default one."""
     enc_a, enc_b = task.encoders(data)
+    scale = {**{k: p.default for k, p in SCALE_PARAMS.items()}, **method.p}
     return TwoTower(
         enc_a,
         enc_b,
         hp["embed_dim"],
         hp["head_dropout"],
-        method.p["temperature"],
-        method.p["learn_temperature"],
+        scale["temperature"],
+        scale["learn_temperature"],
     )
+
+
+def fit(run: Run, out: RunOutput) -> None:
+    """The fit stage of a method that fits, when the split has pairs (fit.py): its FitData from the towers
+    as built, then `method.fit`, and the unpaired pools' features its steps will read (feat_a_u, feat_b_u),
+    all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
+    if not run.method.fits or run.shape.paired == 0:
+        return
+    tic = time.perf_counter()
+    run.features = fit_data(run.model, run.data, run.split, run.device)
+    fitted = run.method.fit(run.features)
+    for side in "ab":  # the pools its steps read, now: from the towers as built, before a resume or a step
+        if f"feat_{side}_u" in run.wanted:
+            getattr(run.features, f"{side}_u")
+    if run.method.closed_form:
+        run.fitted = FittedModel(run.model.encoder_a, run.model.encoder_b, fitted)
+    run.fit_s = time.perf_counter() - tic
+    dims = f"{run.features.a_p.shape[1]}/{run.features.b_p.shape[1]}"
+    out.log(f"fit: {len(run.split.paired)} pairs, frozen features of A/B {dims}, {run.fit_s:.2f} s")
 
 
 def resume(run: Run, out: RunOutput) -> None:
@@ -264,7 +294,15 @@ def embed(run: Run, inputs: StepInputs) -> BatchEmbeddings:
     """The step's embeddings as the method reads them (embed.py `embed_step`), on the run's device, in its
     precision, over its ranks."""
     return embed_step(
-        run.model, run.data, inputs, run.wanted, run.device, run.precision, run.dist, run.hp["single_pass"]
+        run.model,
+        run.data,
+        inputs,
+        run.wanted,
+        run.device,
+        run.precision,
+        run.dist,
+        run.hp["single_pass"],
+        run.features,
     )
 
 
@@ -310,15 +348,17 @@ def due(step: int, every: int, steps: int) -> bool:
 
 
 def evaluate(run: Run) -> dict[str, float]:
-    """The task's test metrics and, with a validation split, its `val_` metrics; timed as eval_s."""
+    """The task's test metrics and, with a validation split, its `val_` metrics, of the trained model or the
+    closed-form fit; timed as eval_s."""
     tic = time.perf_counter()
-    run.model.eval()
+    model = run.model if run.fitted is None else run.fitted
+    model.eval()
     with torch.no_grad():
-        metrics = run.task.evaluate(run.model, run.data, run.split.paired)
+        metrics = run.task.evaluate(model, run.data, run.split.paired)
         if len(run.split.val):
-            val = run.task.evaluate_items(run.model, run.data, run.split.val)
+            val = run.task.evaluate_items(model, run.data, run.split.val)
             metrics.update({f"val_{k}": v for k, v in val.items()})
-    run.model.train()
+    model.train()
     run.eval_s += time.perf_counter() - tic
     return metrics
 
@@ -352,13 +392,28 @@ def finish(run: Run, out: RunOutput, stopped: str | None) -> TrainResult:
     return TrainResult(metrics, cost(run))
 
 
+def finish_fitted(run: Run, out: RunOutput) -> TrainResult:
+    """A closed-form run: evaluated once, nothing to checkpoint or resume (a rerun fits again)."""
+    metrics = evaluate(run)
+    run.history.append({"step": 0, **metrics})
+    out.write_json("history.json", run.history)
+    return TrainResult(metrics, cost(run))
+
+
 def cost(run: Run) -> dict[str, float]:
+    """Seconds of training (the loop), of evaluation and of the fit stage (fit_s: the frozen features and
+    the closed-form fit); parameters: the trained model's, or the towers' under a closed-form fit (whose
+    fitted maps are no parameters, so none is trainable)."""
     rows = run.step * (run.shape.paired + run.shape.unpaired)
+    model = run.model if run.fitted is None else run.fitted
     return {
         "train_s": run.train_s,
         "eval_s": run.eval_s,
+        "fit_s": run.fit_s,
         "steps": run.step,
         "samples_per_s": rows / run.train_s if run.train_s > 0 else 0.0,
-        "n_params": sum(p.numel() for p in run.model.parameters()),
-        "n_trainable": sum(p.numel() for p in run.model.parameters() if p.requires_grad),
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_trainable": 0
+        if run.fitted is not None
+        else sum(p.numel() for p in model.parameters() if p.requires_grad),
     }

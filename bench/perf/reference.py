@@ -46,6 +46,30 @@ def nt_xent(z1: Tensor, z2: Tensor, tau: float = 0.05) -> Tensor:
     return F.cross_entropy(sim, labels)
 
 
+def klot(k_student: Tensor, k_teacher: Tensor, eps_student=0.05, eps_teacher=0.005, iters=100) -> Tensor:
+    """KL(P* ‖ P) summed entry by entry, each plan from Sinkhorn's scaling form (value only)."""
+    p, q = _scaling_plan(k_student, eps_student, iters), _scaling_plan(k_teacher, eps_teacher, iters)
+    total = torch.zeros((), dtype=p.dtype)
+    for i in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            total = total + q[i, j] * (torch.log(q[i, j]) - torch.log(p[i, j]))
+    return total
+
+
+def _scaling_plan(kernel: Tensor, eps: float, iters: int) -> Tensor:
+    """P = diag(x) G diag(y), G = exp(K/ε): `iters` times x = a / (G y) then y = b / (Gᵀ x); then x becomes
+    the geometric mean of x and a / (G y) (SOTAlign's symmetric step); a = 1/n, b = 1/m."""
+    g = torch.exp(kernel.detach() / eps)
+    n, m = g.shape
+    a, b = torch.full((n,), 1 / n, dtype=g.dtype), torch.full((m,), 1 / m, dtype=g.dtype)
+    x, y = torch.ones(n, dtype=g.dtype), torch.ones(m, dtype=g.dtype)
+    for _ in range(iters):
+        x = a / (g @ y)
+        y = b / (g.T @ x)
+    x = torch.sqrt(x * (a / (g @ y)))
+    return x[:, None] * g * y[None, :]
+
+
 def pairwise_sq_dists(x: Tensor, y: Tensor) -> Tensor:
     """‖x_i − y_j‖² by a B × B × d broadcast."""
     return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)

@@ -34,7 +34,7 @@ from bench import registry
 from bench.engine.device import default_device
 from bench.engine.loader import StepLoader, default_workers
 from bench.engine.precision import resolve_device
-from bench.engine.train import Run, embed, optimise, setup, step_loader
+from bench.engine.train import Run, embed, fit, optimise, setup, step_loader
 from bench.errors import BenchError
 from bench.perf.losses import _profiled
 from bench.perf.train_reference import ReferenceStep
@@ -180,7 +180,10 @@ def _contenders(
         method_entry = registry.methods().get(name)
         values = method_entry.resolve({})
         spec = RunSpec(name, task_name, ratio, method_params=values, task_params=hp)
+        if method_entry.cls.closed_form:
+            raise BenchError(f"{name} is fitted in closed form: it has no training step to time")
         run = setup(spec, task, method_entry.create(values), data, _Discard(), device)
+        fit(run, _Discard())  # a method that fits (sotalign's teacher) does it before its first step
         if run.shape.paired == 0 or run.steps == 0:
             raise BenchError(f"{spec.label()}: a batch of {run.shape} holds no pairs; raise --pair-ratio")
         harness.append(HarnessStep(run, stack.enter_context(step_loader(run))))

@@ -32,6 +32,7 @@ COST = (
     "wall_s",
     "train_s",
     "eval_s",
+    "fit_s",
     "data_s",
     "peak_mem_mb",
     "samples_per_s",

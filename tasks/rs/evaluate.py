@@ -2,7 +2,8 @@
 
 Retrieval (per caption set d): `d_a2b_r{1,5,10}` image → text and `d_b2a_r{1,5,10}` text → image,
 every caption of an image a positive. Zero-shot (per set z): `z_top1`, `z_top5`, `z_mpcr`, the
-prompts of a class embedded by the text tower, averaged over templates and normalised. Summaries:
+prompts of a class embedded by the text tower, averaged over templates and normalised (or, for a model
+whose `prompt_pooling` is `max`, the best template's score: tasks/metrics.py `class_scores`). Summaries:
 `zs_top1_mean` (the primary metric) and `ret_r1_mean`, the mean of a2b_r1 and b2a_r1 over the sets.
 """
 
@@ -12,11 +13,10 @@ from statistics import mean
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tasks._shared import embed_pool, model_device
-from tasks.metrics import retrieval, zero_shot
+from tasks.metrics import class_scores, retrieval, zero_shot
 
 
 def ranked(model: Any, images: Any, texts: Any, owner: Tensor, batch: int) -> dict[str, float]:
@@ -38,8 +38,8 @@ def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -
     for name in zs_names:
         za = embed_pool(model.embed_a, inputs[f"zs/{name}/images"], device, batch)
         zp = embed_pool(model.embed_b, inputs[f"zs/{name}/prompts"], device, batch)
-        classes = F.normalize(zp.view(n_templates, -1, zp.shape[-1]).mean(0), dim=-1)
-        out.update(zero_shot(za @ classes.T, inputs[f"zs/{name}/labels"], prefix=name))
+        scores = class_scores(za, zp, n_templates, getattr(model, "prompt_pooling", "mean"))
+        out.update(zero_shot(scores, inputs[f"zs/{name}/labels"], prefix=name))
     if zs_names:
         out["zs_top1_mean"] = mean(out[f"{z}_top1"] for z in zs_names)
     recalls = [v for k, v in out.items() if k.endswith(("_a2b_r1", "_b2a_r1"))]

@@ -9,7 +9,8 @@ the distinct test captions (identical captions are one item, so that k nearest a
 unique captions (Flickr30k, COCO) this is CLIP_benchmark's retrieval over all captions.
 `recall_mean`, the primary metric, is the mean of these six. Where the data has classes, zero-shot
 classification of the test images (`zs_top1`, `zs_top5`, `zs_mpcr`) against class embeddings: the text
-embeddings of a class's prompts, one per caption template, averaged and normalised.
+embeddings of a class's prompts, one per caption template, averaged and normalised (or, for a model
+whose `prompt_pooling` is `max`, the best template's score: tasks/metrics.py `class_scores`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from statistics import mean
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tasks._shared import embed_pool, model_device
-from tasks.metrics import recall_at_k, zero_shot
+from tasks.metrics import class_scores, recall_at_k, zero_shot
 
 
 def positives(owner: Tensor, text_ids: Tensor, n_images: int) -> Tensor:
@@ -54,12 +54,6 @@ def recalls(za: Tensor, zb: Tensor, owner: Tensor, text_ids: Tensor, ks=(1, 5, 1
     return {**out, "recall_mean": mean(out.values())}
 
 
-def class_embeddings(zp: Tensor, n_templates: int) -> Tensor:
-    """(C, d) unit class embeddings from template-major prompt embeddings (T · C, d): the mean over the
-    templates of each class, normalised."""
-    return F.normalize(zp.view(n_templates, -1, zp.shape[-1]).mean(0), dim=-1)
-
-
 def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -> dict[str, float]:
     """Retrieval on the test split and, with `zs_labels` among the inputs, zero-shot accuracy."""
     device = model_device(model)
@@ -68,7 +62,8 @@ def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -
     out = recalls(za, zb, inputs["test_owner"], inputs["test_text_ids"])
     if "zs_labels" in inputs:
         zp = embed_pool(model.embed_b, inputs["zs_prompts"], device, batch)
-        out.update(zero_shot(za @ class_embeddings(zp, n_templates).T, inputs["zs_labels"], prefix="zs"))
+        scores = class_scores(za, zp, n_templates, getattr(model, "prompt_pooling", "mean"))
+        out.update(zero_shot(scores, inputs["zs_labels"], prefix="zs"))
     return out
 
 

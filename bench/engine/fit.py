@@ -1,0 +1,70 @@
+"""The fit stage of a method that fits (methods/base.py `Method.fit`): its FitData, the frozen features of
+the train pool, and the model a closed-form fit gives the task's evaluation.
+
+Frozen features are the outputs of the task's towers as built (the run's seeded initial weights), in eval
+mode, without gradient, in float32, before any head, `FEATURE_BATCH` items at a time. They are computed
+before the training loop and before a checkpoint is resumed, so a resumed run fits on the same features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from bench.engine.embed import to_device
+from bench.engine.split import Split
+from methods.base import FitData, Fitted
+from tasks.base import TaskData, take
+
+FEATURE_BATCH = 256
+
+
+def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.device) -> Tensor:
+    """tower(rows `idx` of `pool`) in eval mode and without gradient, float32, on `device`; the tower's
+    mode is restored after."""
+    was_training = tower.training
+    tower.eval()
+    try:
+        with torch.no_grad():
+            parts = [
+                tower(to_device(take(pool, chunk), device)).float() for chunk in idx.split(FEATURE_BATCH)
+            ]
+    finally:
+        tower.train(was_training)
+    return torch.cat(parts) if parts else torch.zeros(0, tower.out_dim, device=device)
+
+
+def fit_data(model: Any, data: TaskData, split: Split, device: torch.device) -> FitData:
+    """The FitData of a run: the paired set's features and the unpaired pools' (each on first use) through
+    the towers of `model` (encoder_a, encoder_b)."""
+    sources = {
+        "a_p": (model.encoder_a, data.train_a, split.paired),
+        "b_p": (model.encoder_b, data.train_b, split.paired),
+        "a_u": (model.encoder_a, data.train_a, split.unpaired_a),
+        "b_u": (model.encoder_b, data.train_b, split.unpaired_b),
+    }
+    positions = {}
+    for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b)):
+        where = torch.full((len(data),), -1, dtype=torch.long)
+        where[pool] = torch.arange(len(pool))
+        positions[side] = where
+    return FitData(lambda key: frozen_features(*sources[key], device), positions)
+
+
+class FittedModel(nn.Module):
+    """The model of a closed-form method as the task's evaluation sees it: embed_x(x) = fitted.embed_x(f_x(x))
+    with the towers f_A, f_B as built (eval mode during evaluation) and the fitted maps on their features."""
+
+    def __init__(self, encoder_a: nn.Module, encoder_b: nn.Module, fitted: Fitted):
+        super().__init__()
+        self.encoder_a, self.encoder_b = encoder_a, encoder_b
+        self.fitted = fitted
+        self.prompt_pooling = fitted.prompt_pooling
+
+    def embed_a(self, x: Any) -> Tensor:
+        return self.fitted.embed_a(self.encoder_a(x).float())
+
+    def embed_b(self, x: Any) -> Tensor:
+        return self.fitted.embed_b(self.encoder_b(x).float())
