@@ -100,8 +100,12 @@ class TaskData:
     `train_a`, `train_b`: the train pool, N items each, row i of one the counterpart of row i of
     the other; a Tensor (indexed by rows) or an object with `take(idx: LongTensor)` and `__len__`.
     `b_ids`: (N,) long, equal where two items have identical B content (positives of each other),
-    or None. `keywords`: the B-encoder input of a keyword vocabulary, with `keyword_mask` (N × K
-    bool) the keywords in each item's B content, or None. `eval`: whatever `evaluate` needs.
+    or None; or (N, m) when each B item holds m alternatives (train_b a Tensor (N, m, ...), e.g. the
+    captions of an image): each step then embeds one alternative per B row, drawn with the step's
+    generator (bench/engine/loader.py `make_inputs`), and two paired rows are positives when the ids of
+    their drawn alternatives are equal. `keywords`: the B-encoder input of a keyword vocabulary, with
+    `keyword_mask` (N × K bool) the keywords in each item's B content, or None. `eval`: whatever
+    `evaluate` needs.
     `about`: what the evaluation was made on, written with every run (status.json `data`):
     `{"eval_sets": {name: {"source", "split", "size", "overlap", "excluded"}}, ...}`, JSON values only;
     `overlap` counts the items also in the train pool (tasks/contamination.py), `excluded` those dropped.

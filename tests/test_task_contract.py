@@ -69,8 +69,8 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
     assert sets and json.loads(json.dumps(data.about)) == data.about
     for fields in sets.values():
         assert {"source", "split", "size"} <= set(fields) and fields["size"] > 0
-    if data.b_ids is not None:
-        assert data.b_ids.shape == (n,)
+    if data.b_ids is not None:  # one id per item, or one per alternative of a (N, m, ...) B pool
+        assert data.b_ids.shape in ((n,), tuple(data.train_b.shape[:2]))
     if data.keyword_mask is not None:
         assert data.keyword_mask.shape[0] == n and data.keywords is not None
 

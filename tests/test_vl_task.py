@@ -85,6 +85,41 @@ def test_frozen_features_are_cached_and_hold_the_views(tmp_path):
     assert len(list((tmp_path / "cache").glob("vl-features-*"))) == 1
 
 
+def _task(**params):
+    entry = registry.tasks().get("vl")
+    return entry.create(entry.resolve({k: str(v) for k, v in {**SMALL, **params}.items()}))
+
+
+def test_paired_rows_with_the_same_drawn_caption_text_are_positives_of_each_other():
+    """Template captions repeat: b_ids are the text ids of every caption (N, m); a step draws one caption
+    per row, and same_b marks two paired rows positive exactly when their drawn captions are one string."""
+    from bench.engine.batches import BatchSampler, batch_shape
+    from bench.engine.embed import same_b
+    from bench.engine.loader import make_inputs, needed
+    from bench.engine.split import make_split
+
+    task = _task(source="synthetic:40", captions_per_image=2)
+    data = task.load()
+    assert torch.equal(data.b_ids, data.eval["train_text_ids"]) and data.b_ids.shape == (40, 2)
+    strings = features.texts(features.read(task.p))["train_b"]
+    split = make_split(len(data), 1.0, 0)
+    sampler = BatchSampler(split, batch_shape(split, 16, 1.0), 0)
+    need = needed(frozenset({"a_p", "b_p"}), "two")
+    marked = 0
+    for step in range(1, 6):
+        idx = sampler.next()
+        inputs = make_inputs(task, data, idx, step, 0, need)
+        drawn = [
+            next(strings[2 * i + j] for j in range(2) if torch.equal(inputs.b_p[r], data.train_b[i, j]))
+            for r, i in enumerate(idx[0].tolist())
+        ]
+        same = same_b(inputs, torch.device("cpu"))
+        assert same.tolist() == [[a == b for b in drawn] for a in drawn]
+        marked += int(same.sum()) - len(drawn)
+    assert marked > 0  # 10 classes, 8 templates: some rows of a batch share a caption
+    assert _task(source="synthetic:40", same_text_positives=False).load().b_ids is None
+
+
 def reference_recall(scores: torch.Tensor, positive: torch.Tensor, k: int) -> float:
     """Recall@k, query by query: 1 when a positive is among the k highest scores."""
     hits = 0

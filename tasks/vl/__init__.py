@@ -25,13 +25,14 @@ from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
 from tasks import _openclip, contamination
+from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
-from tasks.rs.images import image_caption_views
 from tasks.rs.towers import FeatureTower
 from tasks.vl import features, sources, synthetic, templates
 from tasks.vl.evaluate import evaluate, evaluate_items
 from tasks.vl.karpathy import DATASETS
 from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
+from tasks.vl.views import augment_batch
 
 FASHION_TRAIN = 60_000  # train images of Fashion-MNIST
 
@@ -41,6 +42,7 @@ class VisionLanguage(Task):
     label = "Vision-language"
     order = 40
     primary_metric = "recall_mean"
+    train_defaults = {"steps": 300}  # the offline stand-in's 54-cell sweep within minutes on 2 cores
     debian_packages = ("dataset-fashion-mnist",)
     params = {
         "source": Param(sources.FASHION, f"where the images and captions come from: {sources.FORMS}"),
@@ -75,7 +77,7 @@ class VisionLanguage(Task):
             choices=("finetune", "frozen"),
         ),
         "image_size": Param(
-            0, "cnn and released: image side in pixels (0: 32 for cnn, 224 for released)", valid="[0, inf)"
+            0, "cnn and released: image side in pixels (0: 28 for cnn, 224 for released)", valid="[0, inf)"
         ),
         "n_views": Param(4, "frozen: augmented views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
@@ -83,6 +85,9 @@ class VisionLanguage(Task):
         ),  # seeds a generator with features.VIEW_SEED + view_seed, below 2^63
         "tower_width": Param(
             256, "cnn and released: width of the text MLP on sentence features", valid="[1, inf)"
+        ),
+        "same_text_positives": Param(
+            True, "paired rows whose drawn captions are the same text are positives of each other"
         ),
         "eval_batch": Param(256, "rows per forward pass in evaluation", valid="[1, inf)"),
     }
@@ -156,7 +161,8 @@ class VisionLanguage(Task):
                 x = features.finetune(p, raw, tokenize, size)
             x["about"] = raw.about
         about = x.pop("about")
-        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, about=about)
+        ids = x["train_text_ids"] if p["same_text_positives"] else None  # (N, m): one caption drawn per step
+        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, b_ids=ids, about=about)
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """cnn, released: the image tower and an MLP on the sentence features; open_clip: its towers
@@ -180,9 +186,13 @@ class VisionLanguage(Task):
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached augmented views (frozen) or two fresh ones of the raw pixels (random resized
-        crop, flip, colour jitter, grey, blur: tasks/rs/images.py). Captions: two different captions of
-        the same image."""
-        return image_caption_views(self.p["mode"] == "frozen", side, x, generator)
+        crop, flip, colour jitter, grey, blur, drawn for the batch at once: tasks/vl/views.py). Captions:
+        two different captions of the same image (the same one twice with one caption per image)."""
+        if side == "b":
+            return two_rows(x, 0, generator)
+        if self.p["mode"] == "frozen":
+            return two_rows(x, 1, generator)
+        return augment_batch(x, generator), augment_batch(x, generator)
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
         return evaluate(model, data.eval, len(templates.TEMPLATES), self.p["eval_batch"])

@@ -26,15 +26,15 @@ from tasks import _openclip, contamination
 from tasks._shared import embed_pool
 from tasks.rs import lazy
 from tasks.rs.data import image_digest
-from tasks.rs.images import augment
 from tasks.vl import sources, templates
 from tasks.vl.sources import VLSplit
 from tasks.vl.towers import ImagePool, ResNetTower, resnet34
+from tasks.vl.views import augment_batch
 
 SOURCE_PARAMS = ("source", "dataset", "image_root", "n_train", "n_test", "data_seed", "captions_per_image")
 BATCH = 64
 VIEW_SEED = 30_000
-CNN_SIZE, RELEASED_SIZE = 32, 224
+CNN_SIZE, RELEASED_SIZE = 28, 224  # Fashion-MNIST's native side; the released code's
 
 
 @dataclass
@@ -176,7 +176,7 @@ def _image_features(p: dict[str, Any], tower: nn.Module, pools: dict[str, ImageP
     gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
     train = [_encode(tower, pools["train_a"], device, "train images")]
     train += [
-        _encode(tower, pools["train_a"], device, f"view {k + 1}", lambda x: augment(x, gen))
+        _encode(tower, pools["train_a"], device, f"view {k + 1}", lambda x: augment_batch(x, gen))
         for k in range(p["n_views"])
     ]
     return {
@@ -207,7 +207,7 @@ def _build_frozen(p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None],
 def frozen(p: dict[str, Any]) -> dict[str, Any]:
     """The cached frozen inputs of `p` (built on a miss; the released ResNet-34 is built first, its
     weights, ImageNet or random, being part of the key), features as float32, `about` a dict."""
-    key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}}
+    key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}, "views": "batch"}
     if p["encoder"] == "released":
         model, weights = resnet34(p["pretrained"] != "none")
         key |= {"weights": weights, "text_encoder": p["text_encoder"], "image_size": image_size(p)}
