@@ -133,6 +133,11 @@ class Task:
     their rules on parameter combinations in `check`, and implement `load`, `encoders`, `views` and
     `evaluate` (and `evaluate_items` to be tunable).
 
+    `presets`: named protocols, each a dict of parameter values (task or training parameters); a task
+    with presets has the parameter `preset` (`none` or one of their names), and `preset=NAME` sets the
+    preset's values wherever the run gives none itself (bench/registry.py `Entry.resolve`), so explicit
+    values win and the run records the preset's name with every value.
+
     `smoke_params`: parameters (over the defaults) with which the task loads offline in seconds on a
     CPU, trains a few steps and evaluates: the task contract test runs every task with them.
     `bad_params`: parameters (over `smoke_params`) that `check` refuses, an example of its rules.
@@ -145,6 +150,7 @@ class Task:
     params: ClassVar[dict[str, Param]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {}
     variants: ClassVar[dict[str, Variant]] = {}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
     primary_metric: ClassVar[str] = ""
     label: ClassVar[str] = ""  # display name in tables (default: name); `order`: listed lower first
     order: ClassVar[int] = 1000
@@ -202,7 +208,12 @@ class Task:
         common = {
             k: replace(p, default=cls.train_defaults.get(k, p.default)) for k, p in COMMON_PARAMS.items()
         }
-        return {**common, **cls.params}
+        preset = {}
+        if cls.presets:
+            names = ", ".join(cls.presets)
+            help_ = f"a named protocol whose values apply where none are given: {names} (docs/tasks.md)"
+            preset = {"preset": Param("none", help_, choices=("none", *cls.presets))}
+        return {**common, **cls.params, **preset}
 
     def prepare(self) -> dict[str, Any]:
         """Fetch, build and cache the data (idempotent; progress bars on long work); return a summary

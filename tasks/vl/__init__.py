@@ -31,6 +31,7 @@ from tasks.rs.towers import FeatureTower
 from tasks.vl import features, sources, synthetic, templates
 from tasks.vl.evaluate import evaluate, evaluate_items
 from tasks.vl.karpathy import DATASETS
+from tasks.vl.released import RELEASED
 from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
 from tasks.vl.views import augment_batch
 
@@ -43,6 +44,7 @@ class VisionLanguage(Task):
     order = 40
     primary_metric = "recall_mean"
     train_defaults = {"steps": 300}  # the offline stand-in's 54-cell sweep within minutes on 2 cores
+    presets = {"released": RELEASED}  # the released code's protocol (tasks/vl/released.py)
     debian_packages = ("dataset-fashion-mnist",)
     params = {
         "source": Param(sources.FASHION, f"where the images and captions come from: {sources.FORMS}"),
@@ -52,6 +54,11 @@ class VisionLanguage(Task):
         "image_root": Param("", "local: and hf: sources: the folder of the images, if not beside the JSON"),
         "n_train": Param(sources.N_TRAIN, "train images, a seeded subset (0: all)", valid="[0, inf)"),
         "n_test": Param(sources.N_TEST, "test images, a seeded subset (0: all)", valid="[0, inf)"),
+        "subset": Param(
+            "random",
+            "which n_train train images: a seeded random draw, or the first ones in the source's order",
+            choices=("random", "first"),
+        ),
         "data_seed": Param(0, "seed of the subsets and of the template captions", valid=SEEDS),
         "captions_per_image": Param(
             sources.CAPTIONS_PER_IMAGE,
@@ -85,6 +92,11 @@ class VisionLanguage(Task):
         ),  # seeds a generator with features.VIEW_SEED + view_seed, below 2^63
         "tower_width": Param(
             256, "cnn and released: width of the text MLP on sentence features", valid="[1, inf)"
+        ),
+        "text_dropout": Param(
+            0.0,
+            "cnn and released: dropout inside the text MLP (the released SimCSE text views: 0.3)",
+            valid="[0, 1)",
         ),
         "same_text_positives": Param(
             True, "paired rows whose drawn captions are the same text are positives of each other"
@@ -124,6 +136,12 @@ class VisionLanguage(Task):
                 (
                     own or p["image_size"] == 0,
                     "image_size applies to encoder=cnn and released; an open_clip model takes its own size",
+                ),
+                (
+                    p["preset"] != "released" or p["source"].startswith(("local:", "hf:")),
+                    "preset=released trains on COCO, as the released code: give source=local:DIR "
+                    "(Karpathy's dataset_coco.json and the images) or source=hf:yerevann/coco-karpathy "
+                    "and image_root=DIR",
                 ),
             ]
         )
@@ -169,7 +187,7 @@ class VisionLanguage(Task):
         (finetune) or its cached features as they are (frozen)."""
         p, frozen = self.p, self.p["mode"] == "frozen"
         if p["encoder"] in ("cnn", "released"):
-            text = TextMLP(data.train_b.shape[-1], p["tower_width"])
+            text = TextMLP(data.train_b.shape[-1], p["tower_width"], p["text_dropout"])
             if p["encoder"] == "cnn":
                 return SmallCNN(), text
             if frozen:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from bench import cache
 from bench.engine.device import default_device
@@ -31,7 +32,16 @@ from tasks.vl.sources import VLSplit
 from tasks.vl.towers import ImagePool, ResNetTower, resnet34
 from tasks.vl.views import augment_batch
 
-SOURCE_PARAMS = ("source", "dataset", "image_root", "n_train", "n_test", "data_seed", "captions_per_image")
+SOURCE_PARAMS = (
+    "source",
+    "dataset",
+    "image_root",
+    "n_train",
+    "n_test",
+    "subset",
+    "data_seed",
+    "captions_per_image",
+)
 BATCH = 64
 VIEW_SEED = 30_000
 CNN_SIZE, RELEASED_SIZE = 28, 224  # Fashion-MNIST's native side; the released code's
@@ -45,12 +55,12 @@ class Raw:
     about: dict  # TaskData.about
 
 
-def digests(images: Any) -> list[str]:
+def digests(images: Any, desc: str = "hashing images") -> list[str]:
     """The content hash of each image: of its pixels and shape for a pixel tensor, of its decoded RGB
-    pixels for an encoded image (tasks/rs/data.py `image_digest`)."""
+    pixels for an encoded image (tasks/rs/data.py `image_digest`, with a progress bar: each is decoded)."""
     if isinstance(images, Tensor):
         return [contamination.digest(f"{tuple(x.shape)}".encode() + x.numpy().tobytes()) for x in images]
-    return [image_digest(data) for data in images]
+    return [image_digest(data) for data in tqdm(images, desc=desc, leave=False, disable=len(images) < 1000)]
 
 
 def _subset(split: VLSplit, keep: list[int]) -> VLSplit:
@@ -66,8 +76,8 @@ def read(p: dict[str, Any]) -> Raw:
     """The source's splits with the contamination guard applied to the test split (refused here, before
     anything trains, under contamination=refuse)."""
     data = sources.load(p)
-    seen = set(digests(data.train.images))
-    found = digests(data.test.images)
+    seen = set(digests(data.train.images, "hashing train images"))
+    found = digests(data.test.images, "hashing test images")
     keep = contamination.guard("vl", "test", found, seen, p["contamination"])
     test = {
         "source": p["source"],

@@ -115,12 +115,12 @@ class ResNetTower(nn.Module):
 
 
 class TextMLP(nn.Module):
-    """MLPTower on sentence features (n, F), or (n, m, F): one caption per row (a random one in
-    training, the first in evaluation)."""
+    """MLPTower (with `dropout` after its first layer) on sentence features (n, F), or (n, m, F): one
+    caption per row (a random one in training, the first in evaluation)."""
 
-    def __init__(self, in_dim: int, width: int):
+    def __init__(self, in_dim: int, width: int, dropout: float = 0.0):
         super().__init__()
-        self.mlp = MLPTower(in_dim, width)
+        self.mlp = MLPTower(in_dim, width, dropout)
         self.out_dim = width
 
     def forward(self, x: Tensor) -> Tensor:
