@@ -81,8 +81,24 @@ def test_frozen_features_are_cached_and_hold_the_views(tmp_path):
     )
     first, again = features.frozen(p), features.frozen(p)
     assert first["train_a"].shape[:2] == (32, 3) and first["train_b"].shape[:2] == (32, 2)
-    assert torch.equal(first["train_a"], again["train_a"]) and first["about"] == again["about"]
+    every = torch.arange(32)
+    assert torch.equal(first["train_a"].take(every), again["train_a"].take(every))
+    assert first["about"] == again["about"]
     assert len(list((tmp_path / "cache").glob("vl-features-*"))) == 1
+
+
+def test_frozen_train_features_do_not_depend_on_the_shard_size(tmp_path, monkeypatch):
+    """Shards of 8 images (batches of 4) hold the numbers one shard of all 32 holds."""
+    raw = {**SMALL, **TINY_CLIP, "mode": "frozen"}
+    p = registry.tasks().get("vl").resolve({k: str(v) for k, v in raw.items()})
+    monkeypatch.setattr(features, "BATCH", 4)
+    whole = features.frozen(p)["train_a"]
+    monkeypatch.setattr(features, "SHARD", 8)
+    cut = features.frozen(p)["train_a"]
+    assert len(whole.parts) == 1 and len(cut.parts) == 4
+    every = torch.arange(32)
+    assert torch.equal(whole.take(every), cut.take(every))
+    assert not torch.equal(whole.take(every)[:, 1], whole.take(every)[:, 2])  # two different views
 
 
 def _task(**params):
