@@ -32,7 +32,7 @@ def test_the_preset_sets_the_released_values_where_none_are_given(coco):
     assert p["steps"] == 7_050 and p["batch_size"] == 64
     assert round(p["batch_size"] * p["paired_fraction"]) == 22
     assert (p["lr"], p["encoder_lr"], p["weight_decay"], p["ssl_views"]) == (1e-3, 1e-5, 1e-3, "original")
-    assert _resolve(source=coco)["steps"] == 300 and _resolve()["preset"] == "none"
+    assert _resolve(source=coco)["steps"] == 200 and _resolve()["preset"] == "none"
 
 
 def test_explicit_values_win_over_the_preset(coco):

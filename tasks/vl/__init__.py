@@ -11,8 +11,11 @@ default, offline), Karpathy's split of Flickr30k or COCO (local:DIR, hf:), or ge
   released code fine-tunes its text model; here it stays frozen).
 Modes: `finetune` (raw pixels, the towers train) or `frozen` (pretrained towers' features cached,
 train images with `n_views` augmented views, the heads train; not for cnn). Inputs: features.py;
-towers: towers.py; metrics: evaluate.py (primary `recall_mean`). The test split is guarded against
-train images (`contamination`, tasks/contamination.py) and recorded in TaskData.about.
+towers: towers.py; image views: views.py; metrics: evaluate.py (primary `recall_mean`). The test split
+is guarded against train images (`contamination`, tasks/contamination.py) and recorded in
+TaskData.about. Each step draws one caption per row, and paired rows whose drawn captions are one string
+are positives (`same_text_positives`, TaskData.b_ids (N, m)). `preset=released` is the released code's
+protocol (released.py).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class VisionLanguage(Task):
     label = "Vision-language"
     order = 40
     primary_metric = "recall_mean"
-    train_defaults = {"steps": 300}  # the offline stand-in's 54-cell sweep within minutes on 2 cores
+    train_defaults = {"steps": 200}  # the offline stand-in's 54-cell sweep within minutes on 2 cores
     presets = {"released": RELEASED}  # the released code's protocol (tasks/vl/released.py)
     debian_packages = ("dataset-fashion-mnist",)
     params = {

@@ -30,7 +30,7 @@ from tasks.rs import lazy
 from tasks.vl import fashion, karpathy, layouts, synthetic, templates
 
 N_TRAIN = 10_000
-N_TEST = 2_000
+N_TEST = 1_000  # Flickr30k's Karpathy test split; a seeded 1,000 of COCO's 5,000 or Fashion-MNIST's 10,000
 CAPTIONS_PER_IMAGE = 5
 DATASET = "flickr30k"
 FASHION = "debian:fashion-mnist"
