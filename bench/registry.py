@@ -68,14 +68,18 @@ class Entry:
         return {k: (replace(p, default=self.fixed[k]) if k in self.fixed else p) for k, p in declared.items()}
 
     def resolve(self, raw: dict[str, str]) -> dict[str, Any]:
-        """Full parameter values from defaults and raw `k=v` strings; fixed ones cannot be changed."""
+        """Full parameter values from defaults and raw `k=v` strings; fixed ones cannot be changed. With
+        `preset=NAME` (a task's `presets`), the preset's values replace the defaults of the parameters
+        `raw` does not give."""
         for key in raw:
             if key in self.fixed:
                 raise BenchError(
                     f"{self.kind} {self.name} fixes {key}={self.fixed[key]!r}; "
                     f"use {self.cls.name} to set {key}"
                 )
-        return resolve(self.params, raw, f"{self.kind} {self.name}")
+        values = resolve(self.params, raw, f"{self.kind} {self.name}")
+        preset = getattr(self.cls, "presets", {}).get(values.get("preset"), {})
+        return values | {k: v for k, v in preset.items() if k not in raw and k not in self.fixed}
 
     def create(self, values: dict[str, Any]):
         """An instance configured with full parameter values (as resolve returns them)."""

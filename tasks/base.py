@@ -100,8 +100,12 @@ class TaskData:
     `train_a`, `train_b`: the train pool, N items each, row i of one the counterpart of row i of
     the other; a Tensor (indexed by rows) or an object with `take(idx: LongTensor)` and `__len__`.
     `b_ids`: (N,) long, equal where two items have identical B content (positives of each other),
-    or None. `keywords`: the B-encoder input of a keyword vocabulary, with `keyword_mask` (N × K
-    bool) the keywords in each item's B content, or None. `eval`: whatever `evaluate` needs.
+    or None; or (N, m) when each B item holds m alternatives (train_b a Tensor (N, m, ...), e.g. the
+    captions of an image): each step then embeds one alternative per B row, drawn with the step's
+    generator (bench/engine/loader.py `make_inputs`), and two paired rows are positives when the ids of
+    their drawn alternatives are equal. `keywords`: the B-encoder input of a keyword vocabulary, with
+    `keyword_mask` (N × K bool) the keywords in each item's B content, or None. `eval`: whatever
+    `evaluate` needs.
     `about`: what the evaluation was made on, written with every run (status.json `data`):
     `{"eval_sets": {name: {"source", "split", "size", "overlap", "excluded"}}, ...}`, JSON values only;
     `overlap` counts the items also in the train pool (tasks/contamination.py), `excluded` those dropped.
@@ -129,6 +133,11 @@ class Task:
     their rules on parameter combinations in `check`, and implement `load`, `encoders`, `views` and
     `evaluate` (and `evaluate_items` to be tunable).
 
+    `presets`: named protocols, each a dict of parameter values (task or training parameters); a task
+    with presets has the parameter `preset` (`none` or one of their names), and `preset=NAME` sets the
+    preset's values wherever the run gives none itself (bench/registry.py `Entry.resolve`), so explicit
+    values win and the run records the preset's name with every value.
+
     `smoke_params`: parameters (over the defaults) with which the task loads offline in seconds on a
     CPU, trains a few steps and evaluates: the task contract test runs every task with them.
     `bad_params`: parameters (over `smoke_params`) that `check` refuses, an example of its rules.
@@ -141,6 +150,7 @@ class Task:
     params: ClassVar[dict[str, Param]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {}
     variants: ClassVar[dict[str, Variant]] = {}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
     primary_metric: ClassVar[str] = ""
     label: ClassVar[str] = ""  # display name in tables (default: name); `order`: listed lower first
     order: ClassVar[int] = 1000
@@ -198,7 +208,12 @@ class Task:
         common = {
             k: replace(p, default=cls.train_defaults.get(k, p.default)) for k, p in COMMON_PARAMS.items()
         }
-        return {**common, **cls.params}
+        preset = {}
+        if cls.presets:
+            names = ", ".join(cls.presets)
+            help_ = f"a named protocol whose values apply where none are given: {names} (docs/tasks.md)"
+            preset = {"preset": Param("none", help_, choices=("none", *cls.presets))}
+        return {**common, **cls.params, **preset}
 
     def prepare(self) -> dict[str, Any]:
         """Fetch, build and cache the data (idempotent; progress bars on long work); return a summary

@@ -13,26 +13,43 @@ from torch import Tensor
 PROMPT_POOLING = ("mean", "max")
 
 
-def recall_at_k(scores: Tensor, positives: Tensor, k: int) -> float:
-    """Mean over queries of 1[any positive in the top k]. scores, positives: (queries × gallery).
-
-    Ties are broken by gallery order (stable), so the value is deterministic."""
+def first_positive_rank(scores: Tensor, positives: Tensor) -> Tensor:
+    """(queries,) the 0-based rank of each query's best-ranked positive in its gallery ordered by
+    descending score, ties by gallery order (a stable sort), counted without sorting: with s* the highest
+    score of a positive and j* the first positive scoring s*, #(score > s*) + #(score = s*, index < j*).
+    A NaN score ranks last; a query without positives gets the gallery size (never within any k)."""
     if scores.shape != positives.shape:
         raise ValueError(
             f"scores {tuple(scores.shape)} and positives {tuple(positives.shape)} differ in shape"
         )
-    k = min(k, scores.shape[1])
-    top = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
-    hit = torch.gather(positives.bool(), 1, top).any(dim=1)
-    return float(hit.float().mean())
+    pos, scores = positives.bool(), scores.nan_to_num(nan=float("-inf"))
+    masked = scores.masked_fill(~pos, float("-inf"))
+    best = masked.max(dim=1, keepdim=True).values
+    first = (pos & (scores == best)).int().argmax(dim=1, keepdim=True)  # argmax: the first index of the max
+    index = torch.arange(scores.shape[1], device=scores.device)
+    rank = (scores > best).sum(dim=1) + ((scores == best) & (index < first)).sum(dim=1)
+    return torch.where(pos.any(dim=1), rank, scores.shape[1])
+
+
+def recall_at_k(scores: Tensor, positives: Tensor, k: int) -> float:
+    """Mean over queries of 1[any positive in the top k]. scores, positives: (queries × gallery).
+
+    Ties are broken by gallery order (stable), so the value is deterministic."""
+    return recalls_at(scores, positives, (k,))[k]
+
+
+def recalls_at(scores: Tensor, positives: Tensor, ks=(1, 5, 10)) -> dict[int, float]:
+    """recall_at_k for each k of `ks`, from one rank count (first_positive_rank)."""
+    rank = first_positive_rank(scores, positives)
+    n = scores.shape[1]
+    return {k: float((rank < min(k, n)).float().mean()) for k in ks}
 
 
 def retrieval(za: Tensor, zb: Tensor, positives: Tensor, ks=(1, 5, 10)) -> dict[str, float]:
     """a2b_r{k} and b2a_r{k} for unit rows za (n_a × d), zb (n_b × d); positives (n_a × n_b)."""
     scores = za @ zb.T
-    out = {f"a2b_r{k}": recall_at_k(scores, positives, k) for k in ks}
-    out.update({f"b2a_r{k}": recall_at_k(scores.T, positives.T, k) for k in ks})
-    return out
+    a2b, b2a = recalls_at(scores, positives, ks), recalls_at(scores.T, positives.T, ks)
+    return {**{f"a2b_r{k}": a2b[k] for k in ks}, **{f"b2a_r{k}": b2a[k] for k in ks}}
 
 
 def zero_shot(scores: Tensor, labels: Tensor, prefix: str = "zs") -> dict[str, float]:

@@ -111,7 +111,7 @@ def runnable() -> list[str]:
 def test_readme_command_runs_offline(command, tiny, tmp_path, capsys):
     argv = shlex.split(command)
     fresh = tmp_path / "fresh"
-    for name in re.findall(r"preset=(\S+)", command):  # as `tune` leaves it
+    for name in re.findall(r"--method-param preset=(\S+)", command):  # as `tune` leaves it
         method, task = name.split("-")[:2]
         body = {"method": method, "task": task, "method_params": {"w_sdd": 0.5}, "task_params": {}}
         (fresh / "presets").mkdir(parents=True, exist_ok=True)

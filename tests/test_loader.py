@@ -220,3 +220,41 @@ def test_pinned_inputs_are_the_same_inputs(pools):
         pinned = list(loader)
     _assert_same(plain, pinned)
     assert pinned[0].a_p.is_pinned() and pinned[0].views_a[1].is_pinned()
+
+
+def test_alternatives_of_b_items_are_drawn_per_step_with_their_ids(pools):
+    """b_ids (N, m): each step embeds one alternative per B row, drawn from the step's generator (the same
+    for any method), and b_ids_p are the ids of the drawn alternatives of the paired rows."""
+    from dataclasses import replace
+
+    from bench.engine.embed import same_b
+
+    task, data = pools["synthetic"]
+    n, m = len(data), 3
+    pool_b = torch.stack([data.train_b + j for j in range(m)], dim=1)  # alternative j of item i: row i + j
+    ids = torch.arange(n * m).view(n, m) % 5  # few ids: some rows share one
+    data = replace(data, train_b=pool_b, b_ids=ids)
+    idx = _sampler(data).next()
+    inputs = make_inputs(task, data, idx, 4, SEED, ALL)
+    assert inputs.b_p.shape == (len(idx[0]), *data.train_b.shape[2:])
+    picks = [
+        next(j for j in range(m) if torch.equal(inputs.b_p[r], pool_b[i, j])) for r, i in enumerate(idx[0])
+    ]
+    assert torch.equal(inputs.b_ids_p, ids[idx[0], torch.tensor(picks)])
+    assert inputs.b_u.shape == (len(idx[2]), *data.train_b.shape[2:])
+    same = same_b(inputs, torch.device("cpu"))
+    assert torch.equal(same, inputs.b_ids_p[:, None] == inputs.b_ids_p[None, :])
+    only_p = make_inputs(task, data, idx, 4, SEED, needed(frozenset({"a_p", "b_p"}), "two"))
+    assert torch.equal(only_p.b_p, inputs.b_p)  # the draws do not depend on what else the method reads
+    other_step = [make_inputs(task, data, idx, s, SEED, ALL).b_ids_p for s in range(5, 12)]
+    assert any(not torch.equal(x, inputs.b_ids_p) for x in other_step)
+
+
+def test_one_id_per_item_marks_the_paired_rows_as_they_are(pools):
+    from dataclasses import replace
+
+    task, data = pools["synthetic"]
+    data = replace(data, b_ids=torch.arange(len(data)) % 4)
+    idx = _sampler(data).next()
+    inputs = make_inputs(task, data, idx, 1, SEED, ALL)
+    assert torch.equal(inputs.b_ids_p, data.b_ids[idx[0]]) and torch.equal(inputs.b_p, data.train_b[idx[0]])

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tasks.metrics import recall_at_k, retrieval, zero_shot
+from tasks.metrics import first_positive_rank, recall_at_k, recalls_at, retrieval, zero_shot
 
 
 def test_recall_counts_a_query_when_any_positive_is_in_the_top_k():
@@ -13,6 +13,29 @@ def test_recall_counts_a_query_when_any_positive_is_in_the_top_k():
     assert recall_at_k(scores, positives, 2) == pytest.approx(2 / 3)
     assert recall_at_k(scores, positives, 3) == 1.0
     assert recall_at_k(scores, positives, 10) == 1.0
+
+
+def sorted_recall(scores, positives, k):
+    """The plain reference: a stable descending sort, then whether a positive is among the first k."""
+    top = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, : min(k, scores.shape[1])]
+    return float(torch.gather(positives.bool(), 1, top).any(dim=1).float().mean())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_recall_from_rank_counts_equals_a_stable_sort_with_ties_and_queries_without_positives(seed):
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 4, (40, 30), generator=gen).float()  # many ties
+    positives = torch.rand(40, 30, generator=gen) < 0.1
+    positives[:3] = False
+    ks = (1, 2, 5, 10, 30, 50)
+    assert recalls_at(scores, positives, ks) == {k: sorted_recall(scores, positives, k) for k in ks}
+    assert (first_positive_rank(scores, positives)[:3] == 30).all()
+
+
+def test_nan_scores_rank_last():
+    scores = torch.tensor([[float("nan"), 0.1, 0.2], [float("nan")] * 3])
+    positives = torch.tensor([[1, 0, 0], [0, 1, 0]], dtype=torch.bool)
+    assert first_positive_rank(scores, positives).tolist() == [2, 1]
 
 
 def test_recall_shape_mismatch_is_an_error():

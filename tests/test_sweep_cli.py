@@ -106,3 +106,18 @@ def test_tasks_whose_data_is_missing_are_named_after_the_others_ran(results, cap
     assert main(alone) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: task rs: ")
     assert not list((results.parent / "alone").glob("runs/*"))
+
+
+def test_vl_runs_beside_a_task_whose_data_is_missing(results, capsys):
+    """`--tasks rs,vl` offline: vl's cell runs (on generated images here), rs is one line saying how to get
+    its data, and the exit code is non-zero."""
+    args = ["run", "--methods", "clip", "--tasks", "rs,vl", "--seeds", "0", "--pair-ratio", "0.5"]
+    args += ["--results", str(results)]
+    for k, v in {"source": "synthetic:32", "steps": 3, "batch_size": 8, "captions_per_image": 2}.items():
+        args += ["--task-param", f"vl.{k}={v}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("error: task rs: ") and "hf:" in err[-2]
+    assert err[-1] == "the other tasks ran; 1 task setting(s) left out for their data"
+    (folder,) = Store(results).all_folders()
+    assert folder.spec().task == "vl" and folder.state() == "done"

@@ -35,6 +35,22 @@ def _rows(encoder, x) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("name", TASKS)
+def test_presets_set_declared_parameters_to_valid_values(name):
+    """Each preset names declared parameters (not `preset` itself) with values of their type, choices and
+    range, and `preset=NAME` resolves to them where nothing else is given."""
+    entry = registry.tasks().get(name)
+    declared = entry.cls.declared_params()
+    assert ("preset" in declared) == bool(entry.cls.presets)
+    for preset, values in entry.cls.presets.items():
+        assert set(values) <= set(declared) - {"preset"}, preset
+        for key, value in values.items():
+            assert type(value) is type(declared[key].default), (preset, key)
+            declared[key].check(key, value, f"task {name}")
+        resolved = entry.resolve({"preset": preset})
+        assert {k: resolved[k] for k in values} == values
+
+
+@pytest.mark.parametrize("name", TASKS)
 def test_smoke_and_bad_params_are_declared_parameters(name):
     cls = registry.tasks().get(name).cls
     declared = cls.declared_params()
@@ -69,8 +85,8 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
     assert sets and json.loads(json.dumps(data.about)) == data.about
     for fields in sets.values():
         assert {"source", "split", "size"} <= set(fields) and fields["size"] > 0
-    if data.b_ids is not None:
-        assert data.b_ids.shape == (n,)
+    if data.b_ids is not None:  # one id per item, or one per alternative of a (N, m, ...) B pool
+        assert data.b_ids.shape in ((n,), tuple(data.train_b.shape[:2]))
     if data.keyword_mask is not None:
         assert data.keyword_mask.shape[0] == n and data.keywords is not None
 

@@ -82,8 +82,59 @@ def test_frozen_features_are_cached_and_hold_the_views(tmp_path):
     )
     first, again = features.frozen(p), features.frozen(p)
     assert first["train_a"].shape[:2] == (32, 3) and first["train_b"].shape[:2] == (32, 2)
-    assert torch.equal(first["train_a"], again["train_a"]) and first["about"] == again["about"]
+    every = torch.arange(32)
+    assert torch.equal(first["train_a"].take(every), again["train_a"].take(every))
+    assert first["about"] == again["about"]
     assert len(list((tmp_path / "cache").glob("vl-features-*"))) == 1
+
+
+def test_frozen_train_features_do_not_depend_on_the_shard_size(tmp_path, monkeypatch):
+    """Shards of 8 images (batches of 4) hold the numbers one shard of all 32 holds."""
+    raw = {**SMALL, **TINY_CLIP, "mode": "frozen"}
+    p = registry.tasks().get("vl").resolve({k: str(v) for k, v in raw.items()})
+    monkeypatch.setattr(features, "BATCH", 4)
+    whole = features.frozen(p)["train_a"]
+    monkeypatch.setattr(features, "SHARD", 8)
+    cut = features.frozen(p)["train_a"]
+    assert len(whole.parts) == 1 and len(cut.parts) == 4
+    every = torch.arange(32)
+    assert torch.equal(whole.take(every), cut.take(every))
+    assert not torch.equal(whole.take(every)[:, 1], whole.take(every)[:, 2])  # two different views
+
+
+def _task(**params):
+    entry = registry.tasks().get("vl")
+    return entry.create(entry.resolve({k: str(v) for k, v in {**SMALL, **params}.items()}))
+
+
+def test_paired_rows_with_the_same_drawn_caption_text_are_positives_of_each_other():
+    """Template captions repeat: b_ids are the text ids of every caption (N, m); a step draws one caption
+    per row, and same_b marks two paired rows positive exactly when their drawn captions are one string."""
+    from bench.engine.batches import BatchSampler, batch_shape
+    from bench.engine.embed import same_b
+    from bench.engine.loader import make_inputs, needed
+    from bench.engine.split import make_split
+
+    task = _task(source="synthetic:40", captions_per_image=2)
+    data = task.load()
+    assert torch.equal(data.b_ids, data.eval["train_text_ids"]) and data.b_ids.shape == (40, 2)
+    strings = features.texts(features.read(task.p))["train_b"]
+    split = make_split(len(data), 1.0, 0)
+    sampler = BatchSampler(split, batch_shape(split, 16, 1.0), 0)
+    need = needed(frozenset({"a_p", "b_p"}), "two")
+    marked = 0
+    for step in range(1, 6):
+        idx = sampler.next()
+        inputs = make_inputs(task, data, idx, step, 0, need)
+        drawn = [
+            next(strings[2 * i + j] for j in range(2) if torch.equal(inputs.b_p[r], data.train_b[i, j]))
+            for r, i in enumerate(idx[0].tolist())
+        ]
+        same = same_b(inputs, torch.device("cpu"))
+        assert same.tolist() == [[a == b for b in drawn] for a in drawn]
+        marked += int(same.sum()) - len(drawn)
+    assert marked > 0  # 10 classes, 8 templates: some rows of a batch share a caption
+    assert _task(source="synthetic:40", same_text_positives=False).load().b_ids is None
 
 
 def reference_recall(scores: torch.Tensor, positive: torch.Tensor, k: int) -> float:

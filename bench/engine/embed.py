@@ -76,7 +76,7 @@ def embed_step(
         served(table),
         model.logit_scale(),
         inputs.n_paired,
-        same_b(data, inputs, device),
+        same_b(inputs, device),
         kw_mask(data, inputs, device),
     )
 
@@ -178,11 +178,11 @@ def served(table: dict[str, Any]) -> Any:
     return embed
 
 
-def same_b(data: TaskData, inputs: StepInputs, device: torch.device) -> Tensor | None:
-    """(b_p × b_p) True where two paired rows have the same B content (data.b_ids), or None."""
-    if data.b_ids is None:
+def same_b(inputs: StepInputs, device: torch.device) -> Tensor | None:
+    """(b_p × b_p) True where two paired rows have the same B content (inputs.b_ids_p), or None."""
+    if inputs.b_ids_p is None:
         return None
-    ids = data.b_ids[inputs.idx[0]].to(device)
+    ids = inputs.b_ids_p.to(device)
     return ids[:, None] == ids[None, :]
 
 

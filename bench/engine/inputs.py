@@ -5,7 +5,8 @@
 rows of those indices as the encoders take them (`tasks.base.take`), None when the method reads no
 embedding that needs them. `views_a`, `views_b`: two views (v1, v2) of the rows [paired; unpaired] of
 one modality for the SSL term, or None; in the released code's layout (`ssl_views=original`) v1 is None
-and the original rows' embeddings are the first view.
+and the original rows' embeddings are the first view. `b_ids_p`: the B content id of each paired row as
+embedded (TaskData.b_ids; with several alternatives per item, the one drawn for the step), or None.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StepInputs:
     b_u: Any = None
     views_a: tuple[Any, Any] | None = None
     views_b: tuple[Any, Any] | None = None
+    b_ids_p: Tensor | None = None
 
     @property
     def n_paired(self) -> int:

@@ -29,10 +29,11 @@ from tasks.base import Task, TaskData, take
 SSL_VIEWS = ("two", "original")
 
 
-def view_generator(seed: int, step: int) -> torch.Generator:
+def view_generator(seed: int, step: int, what: str = "views") -> torch.Generator:
     """The generator of the views of step `step` of a run with train seed `seed`: seeded with the first 8
-    bytes of SHA-256(f"views:{seed}:{step}") as an integer modulo 2^63."""
-    digest = hashlib.sha256(f"views:{seed}:{step}".encode()).digest()
+    bytes of SHA-256(f"views:{seed}:{step}") as an integer modulo 2^63; `what` names another stream of
+    draws of the step (`alternatives`: the B alternative of each row)."""
+    digest = hashlib.sha256(f"{what}:{seed}:{step}".encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") % 2**63)
 
 
@@ -65,21 +66,42 @@ def make_inputs(
     `need` (`needed`) that is True, the rest None. Rows: `take(train_a, paired)`, `take(train_a,
     unpaired A)`, and likewise of train_b. Views: `task.views(s, take(pool_s, cat[paired; unpaired s]),
     gen)` with gen = view_generator(seed, step), side a's drawn first, then side b's; without `v1` the
-    first of the two views is dropped (both are still drawn, so v2 is the same in either layout)."""
+    first of the two views is dropped (both are still drawn, so v2 is the same in either layout).
+    With `b_ids` of shape (N, m) (m alternatives per B item, train_b (N, m, ...)), one alternative of
+    each paired and then each unpaired B row is drawn (`pick_alternatives`) from a generator of its own,
+    view_generator(seed, step, "alternatives"), so that the draws do not depend on the views drawn."""
     idx_p, idx_a, idx_b = idx
     gen = view_generator(seed, step)
     views_a = _views(task, "a", data.train_a, idx_p, idx_a, gen, need)
     views_b = _views(task, "b", data.train_b, idx_p, idx_b, gen, need)
+    b_p = take(data.train_b, idx_p) if need["b_p"] else None
+    b_u = take(data.train_b, idx_b) if need["b_u"] else None
+    b_ids_p = None if data.b_ids is None else data.b_ids[idx_p]
+    if data.b_ids is not None and data.b_ids.dim() == 2:
+        picks = view_generator(seed, step, "alternatives")
+        b_p, b_ids_p = pick_alternatives(b_p, b_ids_p, picks)
+        b_u, _ = pick_alternatives(b_u, data.b_ids[idx_b], picks)
     return StepInputs(
         step,
         idx,
         a_p=take(data.train_a, idx_p) if need["a_p"] else None,
-        b_p=take(data.train_b, idx_p) if need["b_p"] else None,
+        b_p=b_p,
         a_u=take(data.train_a, idx_a) if need["a_u"] else None,
-        b_u=take(data.train_b, idx_b) if need["b_u"] else None,
+        b_u=b_u,
         views_a=views_a,
         views_b=views_b,
+        b_ids_p=b_ids_p,
     )
+
+
+def pick_alternatives(rows: Tensor | None, ids: Tensor, gen: torch.Generator) -> tuple[Tensor | None, Tensor]:
+    """One alternative of each row: `rows` (n, m, ...) → (n, ...) and `ids` (n, m) → (n,), alternative j
+    of row i drawn uniformly from `gen` (drawn also when `rows` is None, so that the draws do not depend
+    on what the method reads)."""
+    n, m = ids.shape
+    pick = torch.randint(m, (n,), generator=gen)
+    rows_n = torch.arange(n)
+    return (None if rows is None else rows[rows_n, pick]), ids[rows_n, pick]
 
 
 def _views(

@@ -45,7 +45,7 @@ def _uniform(gen: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=gen))
 
 
-def _crop_box(h: int, w: int, gen: torch.Generator) -> tuple[int, int, int, int]:
+def crop_box(h: int, w: int, gen: torch.Generator) -> tuple[int, int, int, int]:
     """RandomResizedCrop's box: area 8-100 %, aspect ratio 3/4-4/3 (log-uniform); whole image on failure."""
     for _ in range(10):
         area = h * w * _uniform(gen, 0.08, 1.0)
@@ -63,7 +63,7 @@ def augment_one(img: Tensor, gen: torch.Generator) -> Tensor:
     import torchvision.transforms.v2.functional as TF  # here: listing the tasks must not import torchvision
 
     h, w = img.shape[-2:]
-    x = TF.resized_crop(img, *_crop_box(h, w, gen), [h, w], antialias=True)
+    x = TF.resized_crop(img, *crop_box(h, w, gen), [h, w], antialias=True)
     if _uniform(gen, 0, 1) < 0.5:
         x = TF.horizontal_flip(x)
     if _uniform(gen, 0, 1) < 0.8:

@@ -11,8 +11,11 @@ default, offline), Karpathy's split of Flickr30k or COCO (local:DIR, hf:), or ge
   released code fine-tunes its text model; here it stays frozen).
 Modes: `finetune` (raw pixels, the towers train) or `frozen` (pretrained towers' features cached,
 train images with `n_views` augmented views, the heads train; not for cnn). Inputs: features.py;
-towers: towers.py; metrics: evaluate.py (primary `recall_mean`). The test split is guarded against
-train images (`contamination`, tasks/contamination.py) and recorded in TaskData.about.
+towers: towers.py; image views: views.py; metrics: evaluate.py (primary `recall_mean`). The test split
+is guarded against train images (`contamination`, tasks/contamination.py) and recorded in
+TaskData.about. Each step draws one caption per row, and paired rows whose drawn captions are one string
+are positives (`same_text_positives`, TaskData.b_ids (N, m)). `preset=released` is the released code's
+protocol (released.py).
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
 from tasks import _openclip, contamination
+from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
-from tasks.rs.images import image_caption_views
 from tasks.rs.towers import FeatureTower
 from tasks.vl import features, sources, synthetic, templates
 from tasks.vl.evaluate import evaluate, evaluate_items
 from tasks.vl.karpathy import DATASETS
+from tasks.vl.released import RELEASED
 from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
+from tasks.vl.views import augment_batch
 
 FASHION_TRAIN = 60_000  # train images of Fashion-MNIST
 
@@ -41,6 +46,8 @@ class VisionLanguage(Task):
     label = "Vision-language"
     order = 40
     primary_metric = "recall_mean"
+    train_defaults = {"steps": 200}  # the offline stand-in's 54-cell sweep within minutes on 2 cores
+    presets = {"released": RELEASED}  # the released code's protocol (tasks/vl/released.py)
     debian_packages = ("dataset-fashion-mnist",)
     params = {
         "source": Param(sources.FASHION, f"where the images and captions come from: {sources.FORMS}"),
@@ -50,6 +57,11 @@ class VisionLanguage(Task):
         "image_root": Param("", "local: and hf: sources: the folder of the images, if not beside the JSON"),
         "n_train": Param(sources.N_TRAIN, "train images, a seeded subset (0: all)", valid="[0, inf)"),
         "n_test": Param(sources.N_TEST, "test images, a seeded subset (0: all)", valid="[0, inf)"),
+        "subset": Param(
+            "random",
+            "which n_train train images: a seeded random draw, or the first ones in the source's order",
+            choices=("random", "first"),
+        ),
         "data_seed": Param(0, "seed of the subsets and of the template captions", valid=SEEDS),
         "captions_per_image": Param(
             sources.CAPTIONS_PER_IMAGE,
@@ -75,7 +87,7 @@ class VisionLanguage(Task):
             choices=("finetune", "frozen"),
         ),
         "image_size": Param(
-            0, "cnn and released: image side in pixels (0: 32 for cnn, 224 for released)", valid="[0, inf)"
+            0, "cnn and released: image side in pixels (0: 28 for cnn, 224 for released)", valid="[0, inf)"
         ),
         "n_views": Param(4, "frozen: augmented views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
@@ -83,6 +95,14 @@ class VisionLanguage(Task):
         ),  # seeds a generator with features.VIEW_SEED + view_seed, below 2^63
         "tower_width": Param(
             256, "cnn and released: width of the text MLP on sentence features", valid="[1, inf)"
+        ),
+        "text_dropout": Param(
+            0.0,
+            "cnn and released: dropout inside the text MLP (the released SimCSE text views: 0.3)",
+            valid="[0, 1)",
+        ),
+        "same_text_positives": Param(
+            True, "paired rows whose drawn captions are the same text are positives of each other"
         ),
         "eval_batch": Param(256, "rows per forward pass in evaluation", valid="[1, inf)"),
     }
@@ -120,6 +140,12 @@ class VisionLanguage(Task):
                     own or p["image_size"] == 0,
                     "image_size applies to encoder=cnn and released; an open_clip model takes its own size",
                 ),
+                (
+                    p["preset"] != "released" or p["source"].startswith(("local:", "hf:")),
+                    "preset=released trains on COCO, as the released code: give source=local:DIR "
+                    "(Karpathy's dataset_coco.json and the images) or source=hf:yerevann/coco-karpathy "
+                    "and image_root=DIR",
+                ),
             ]
         )
         sources.check(p["source"], p)
@@ -156,14 +182,15 @@ class VisionLanguage(Task):
                 x = features.finetune(p, raw, tokenize, size)
             x["about"] = raw.about
         about = x.pop("about")
-        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, about=about)
+        ids = x["train_text_ids"] if p["same_text_positives"] else None  # (N, m): one caption drawn per step
+        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, b_ids=ids, about=about)
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """cnn, released: the image tower and an MLP on the sentence features; open_clip: its towers
         (finetune) or its cached features as they are (frozen)."""
         p, frozen = self.p, self.p["mode"] == "frozen"
         if p["encoder"] in ("cnn", "released"):
-            text = TextMLP(data.train_b.shape[-1], p["tower_width"])
+            text = TextMLP(data.train_b.shape[-1], p["tower_width"], p["text_dropout"])
             if p["encoder"] == "cnn":
                 return SmallCNN(), text
             if frozen:
@@ -180,9 +207,13 @@ class VisionLanguage(Task):
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached augmented views (frozen) or two fresh ones of the raw pixels (random resized
-        crop, flip, colour jitter, grey, blur: tasks/rs/images.py). Captions: two different captions of
-        the same image."""
-        return image_caption_views(self.p["mode"] == "frozen", side, x, generator)
+        crop, flip, colour jitter, grey, blur, drawn for the batch at once: tasks/vl/views.py). Captions:
+        two different captions of the same image (the same one twice with one caption per image)."""
+        if side == "b":
+            return two_rows(x, 0, generator)
+        if self.p["mode"] == "frozen":
+            return two_rows(x, 1, generator)
+        return augment_batch(x, generator), augment_batch(x, generator)
 
     def evaluate(self, model: Any, data: TaskData, paired: Tensor) -> dict[str, float]:
         return evaluate(model, data.eval, len(templates.TEMPLATES), self.p["eval_batch"])

@@ -1,6 +1,6 @@
 """Metrics of the vl task on its test split.
 
-Retrieval (tasks/metrics.py `recall_at_k`, CLIP_benchmark's definition: a query hits at k when one
+Retrieval (tasks/metrics.py `recalls_at`, CLIP_benchmark's definition: a query hits at k when one
 of its positives is among its k nearest), positives by content: caption j is a positive of image i
 when its text is one of image i's captions (every caption of an image, and an identical caption of
 another image, as the template captions of class data often are). `a2b_r{k}`: image → text, the gallery
@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from tasks._shared import embed_pool, model_device
-from tasks.metrics import class_scores, recall_at_k, zero_shot
+from tasks.metrics import class_scores, recalls_at, zero_shot
 
 
 def positives(owner: Tensor, text_ids: Tensor, n_images: int) -> Tensor:
@@ -49,8 +49,8 @@ def recalls(za: Tensor, zb: Tensor, owner: Tensor, text_ids: Tensor, ks=(1, 5, 1
     pos = positives(owner, text_ids, len(za))
     gallery = first_of_each(text_ids)
     a2b = za @ zb[gallery].T
-    out = {f"a2b_r{k}": recall_at_k(a2b, pos[:, gallery], k) for k in ks}
-    out |= {f"b2a_r{k}": recall_at_k(zb @ za.T, pos.T, k) for k in ks}
+    a2b_at, b2a_at = recalls_at(a2b, pos[:, gallery], ks), recalls_at(zb @ za.T, pos.T, ks)
+    out = {**{f"a2b_r{k}": a2b_at[k] for k in ks}, **{f"b2a_r{k}": b2a_at[k] for k in ks}}
     return {**out, "recall_mean": mean(out.values())}
 
 

@@ -7,34 +7,51 @@ the data has classes, `zs_prompts` (template-major: template t of class c at row
 `zs_labels`. Raw pixels are ImagePools (tasks/vl/towers.py); texts are open_clip tokens or frozen
 sentence features. Frozen mode: every input is a feature, train images with their original feature
 (row 0) and those of `n_views` augmented views (rows 1..K), cached (bench/cache.py) under a key of the
-data's identity (sources.identity and the source parameters), the encoder and its weights.
+data's identity (sources.identity and the source parameters), the encoder and its weights; the train
+images' features are written and read as memory-mapped shards of SHARD images (bench/shards.py), so
+that COCO's pool needs no more memory than a shard.
 Sentence features (MiniLM or another sentence-transformers model) are cached in both modes.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
-from bench import cache
+from bench import cache, shards
 from bench.engine.device import default_device
+from bench.engine.loader import view_generator
 from tasks import _openclip, contamination
 from tasks._shared import embed_pool
 from tasks.rs import lazy
 from tasks.rs.data import image_digest
-from tasks.rs.images import augment
 from tasks.vl import sources, templates
 from tasks.vl.sources import VLSplit
 from tasks.vl.towers import ImagePool, ResNetTower, resnet34
+from tasks.vl.views import augment_batch
 
-SOURCE_PARAMS = ("source", "dataset", "image_root", "n_train", "n_test", "data_seed", "captions_per_image")
+SOURCE_PARAMS = (
+    "source",
+    "dataset",
+    "image_root",
+    "n_train",
+    "n_test",
+    "subset",
+    "data_seed",
+    "captions_per_image",
+)
 BATCH = 64
+SHARD = 64 * BATCH  # train images per shard of frozen features: what building or reading them holds at once
 VIEW_SEED = 30_000
-CNN_SIZE, RELEASED_SIZE = 32, 224
+CNN_SIZE, RELEASED_SIZE = 28, 224  # Fashion-MNIST's native side; the released code's
 
 
 @dataclass
@@ -45,12 +62,12 @@ class Raw:
     about: dict  # TaskData.about
 
 
-def digests(images: Any) -> list[str]:
+def digests(images: Any, desc: str = "hashing images") -> list[str]:
     """The content hash of each image: of its pixels and shape for a pixel tensor, of its decoded RGB
-    pixels for an encoded image (tasks/rs/data.py `image_digest`)."""
+    pixels for an encoded image (tasks/rs/data.py `image_digest`, with a progress bar: each is decoded)."""
     if isinstance(images, Tensor):
         return [contamination.digest(f"{tuple(x.shape)}".encode() + x.numpy().tobytes()) for x in images]
-    return [image_digest(data) for data in images]
+    return [image_digest(data) for data in tqdm(images, desc=desc, leave=False, disable=len(images) < 1000)]
 
 
 def _subset(split: VLSplit, keep: list[int]) -> VLSplit:
@@ -66,8 +83,8 @@ def read(p: dict[str, Any]) -> Raw:
     """The source's splits with the contamination guard applied to the test split (refused here, before
     anything trains, under contamination=refuse)."""
     data = sources.load(p)
-    seen = set(digests(data.train.images))
-    found = digests(data.test.images)
+    seen = set(digests(data.train.images, "hashing train images"))
+    found = digests(data.test.images, "hashing test images")
     keep = contamination.guard("vl", "test", found, seen, p["contamination"])
     test = {
         "source": p["source"],
@@ -169,31 +186,58 @@ def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=
     return embed_pool(unit, items, device, BATCH, transform=view, desc=desc)
 
 
-def _image_features(p: dict[str, Any], tower: nn.Module, pools: dict[str, ImagePool]) -> dict[str, Tensor]:
-    """Frozen image features: train images (N, 1 + n_views, F), test images (n, F)."""
-    device = default_device()
-    tower = tower.to(device).eval()
-    gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
-    train = [_encode(tower, pools["train_a"], device, "train images")]
-    train += [
-        _encode(tower, pools["train_a"], device, f"view {k + 1}", lambda x: augment(x, gen))
-        for k in range(p["n_views"])
-    ]
-    return {
-        "train_a": torch.stack(train, dim=1),
-        "test_images": _encode(tower, pools["test_images"], device, "test"),
-    }
+class _Rows:
+    """Rows start .. end of a pool (anything with `take`), as a pool of its own."""
+
+    def __init__(self, pool: Any, start: int, end: int):
+        self.pool, self.start, self.end = pool, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def take(self, idx: Tensor) -> Tensor:
+        return self.pool.take(idx + self.start)
 
 
-def _build_frozen(p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None], tokenize, size: int) -> dict:
-    """Every frozen input of `p`: the image tower's features, and the text tower's (open_clip) or the
-    sentence features."""
+def _views_of(p: dict[str, Any], k: int, first: int):
+    """The transform of view k of the batches of train images from row `first` on: each batch's SimCLR
+    views drawn from a generator of its own (seeded by view_seed, k and the batch's first row), so that
+    the features do not depend on how the rows are cut into shards."""
+    starts = itertools.count(first, BATCH)  # embed_pool takes its batches of BATCH rows in order
+
+    def view(x: Tensor) -> Tensor:
+        return augment_batch(x, view_generator(VIEW_SEED + p["view_seed"], next(starts), f"vl-frozen-{k}"))
+
+    return view
+
+
+def _train_shards(p: dict[str, Any], tower: nn.Module, pool: ImagePool, device) -> Iterator[Tensor]:
+    """The frozen features of the train images, SHARD images at a time (a multiple of BATCH): (n, 1 +
+    n_views, F) half, the original image's features at row 0, then those of n_views augmented views."""
+    starts = range(0, len(pool), SHARD)
+    for start in tqdm(starts, desc="train image shards", leave=False, disable=len(starts) < 2):
+        part = _Rows(pool, start, min(start + SHARD, len(pool)))
+        rows = [_encode(tower, part, device, "train images")]
+        rows += [
+            _encode(tower, part, device, f"view {k + 1}", _views_of(p, k, start)) for k in range(p["n_views"])
+        ]
+        yield torch.stack(rows, dim=1)
+
+
+def _build_frozen(
+    p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None], tokenize, size: int, folder: Path
+) -> None:
+    """Write every frozen input of `p` into `folder`: the train images' features as shards
+    (bench/shards.py), the test images' and the text tower's (open_clip) or the sentence features, with
+    the labels and `about`, as one tensors file."""
     raw = read(p)
     x = finetune(p, raw, tokenize, size)
     out: dict[str, Any] = {"about": json.dumps(raw.about), **labels(raw)}
     device = default_device()
     with torch.no_grad():
-        out.update(_image_features(p, towers[0], x))
+        image = towers[0].to(device).eval()
+        shards.write(folder, "train_a", _train_shards(p, image, x["train_a"], device))
+        out["test_images"] = _encode(image, x["test_images"], device, "test")
         for key in texts(raw):
             if towers[1] is None:
                 out[key] = x[key].half()
@@ -201,26 +245,31 @@ def _build_frozen(p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None],
                 tokens = x[key].flatten(0, 1) if key == "train_b" else x[key]
                 out[key] = _encode(towers[1].to(device).eval(), tokens, device, key)
         out["train_b"] = out["train_b"].view(len(raw.train.captions), -1, out["train_b"].shape[-1])
-    return out
+    torch.save(out, folder / cache.TENSORS)
 
 
 def frozen(p: dict[str, Any]) -> dict[str, Any]:
     """The cached frozen inputs of `p` (built on a miss; the released ResNet-34 is built first, its
-    weights, ImageNet or random, being part of the key), features as float32, `about` a dict."""
-    key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}}
+    weights, ImageNet or random, being part of the key): `train_a` the memory-mapped shards of the train
+    images' features (bench/shards.py `Rows`, float32 rows on `take`), the other features as float32,
+    `about` a dict."""
+    key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}, "views": "batch"}
+    key |= {"layout": "shards", "shard": SHARD}
     if p["encoder"] == "released":
         model, weights = resnet34(p["pretrained"] != "none")
         key |= {"weights": weights, "text_encoder": p["text_encoder"], "image_size": image_size(p)}
 
-        def build() -> dict:
-            return _build_frozen(p, (ResNetTower(model, True), None), None, image_size(p))
+        def build(folder: Path) -> None:
+            _build_frozen(p, (ResNetTower(model, True), None), None, image_size(p), folder)
     else:
         key |= {"weights": p["pretrained"]}
 
-        def build() -> dict:
+        def build(folder: Path) -> None:
             model, tokenize, size, mean, std = _openclip.build(p["encoder"], p["pretrained"], "vl")
-            return _build_frozen(p, _openclip.towers(model, mean, std, True), tokenize, size)
+            _build_frozen(p, _openclip.towers(model, mean, std, True), tokenize, size, folder)
 
-    found = dict(cache.tensors("vl-features", key, build))
+    folder = cache.entry("vl-features", key, build)
+    found = dict(torch.load(folder / cache.TENSORS, mmap=True, weights_only=True))
     about = json.loads(found.pop("about"))
-    return {**{k: v.float() if v.is_floating_point() else v for k, v in found.items()}, "about": about}
+    out = {k: v.float() if v.is_floating_point() else v for k, v in found.items()}
+    return {**out, "train_a": shards.Rows(folder, "train_a"), "about": about}

@@ -2,9 +2,10 @@
 
 - `ImagePool`: images of a source (encoded bytes, or a uint8 tensor of grey or RGB pixels) as
   (n, 3, S, S) uint8 on demand: grey pixels repeated over 3 channels, resized to S.
-- `SmallCNN` (encoder=cnn): three 3 × 3 convolutions (32, 64, 128 channels, GELU, the first two
-  followed by 2 × 2 max pooling) and a global average pool, out_dim 128; random weights, trained on raw
-  pixels. No BatchNorm, so its outputs do not depend on what else is in a pass.
+- `SmallCNN` (encoder=cnn): three 3 × 3 convolutions (16, 32, 64 channels, GELU, the first two
+  followed by 2 × 2 max pooling) and a global average pool, out_dim 64; random weights, trained on raw
+  pixels (28 × 28 by default: a step on the CPU costs a quarter of the 32, 64, 128 channels'). No
+  BatchNorm, so its outputs do not depend on what else is in a pass.
 - `ResNetTower` (encoder=released): torchvision's ResNet-34 without its classifier, out_dim 512.
 - `TextMLP`: a trainable MLP (tasks/_shared.py `MLPTower`) on frozen sentence features of captions.
 """
@@ -55,15 +56,15 @@ class SmallCNN(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.out_dim = 128
+        self.out_dim = 64
         self.net = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1),
+            nn.Conv2d(3, 16, 3, padding=1),
             nn.GELU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
+            nn.Conv2d(16, 32, 3, padding=1),
             nn.GELU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(64, self.out_dim, 3, padding=1),
+            nn.Conv2d(32, self.out_dim, 3, padding=1),
             nn.GELU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
@@ -114,12 +115,12 @@ class ResNetTower(nn.Module):
 
 
 class TextMLP(nn.Module):
-    """MLPTower on sentence features (n, F), or (n, m, F): one caption per row (a random one in
-    training, the first in evaluation)."""
+    """MLPTower (with `dropout` after its first layer) on sentence features (n, F), or (n, m, F): one
+    caption per row (a random one in training, the first in evaluation)."""
 
-    def __init__(self, in_dim: int, width: int):
+    def __init__(self, in_dim: int, width: int, dropout: float = 0.0):
         super().__init__()
-        self.mlp = MLPTower(in_dim, width)
+        self.mlp = MLPTower(in_dim, width, dropout)
         self.out_dim = width
 
     def forward(self, x: Tensor) -> Tensor:
