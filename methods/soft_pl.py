@@ -35,7 +35,7 @@ class SoftPl(PseudoLabel):
 
     def targets(self, batch: BatchEmbeddings) -> Tensor:
         sim = similarity(batch, detach=self.p["detach_targets"])
-        scale = batch.logit_scale if self.p["tau_from_scale"] else 1 / self.p["tau_pl"]
-        if self.p["detach_targets"] and self.p["tau_from_scale"]:
-            scale = scale.detach()
+        if not self.p["tau_from_scale"]:
+            return (sim / self.p["tau_pl"]).softmax(1)  # cos / τ, not cos · (1/τ): the same bits as before
+        scale = batch.logit_scale.detach() if self.p["detach_targets"] else batch.logit_scale
         return (scale * sim).softmax(1)
