@@ -31,7 +31,7 @@ from bench.sweep import plan
 
 from _slurm import sacct_states, slurm_cluster  # noqa: F401
 from conftest import fast_args
-from helpers import run, spec
+from helpers import default_sigint, run, spec
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -188,7 +188,13 @@ def start_following(results: Path, stdin) -> subprocess.Popen:
     """A `run` that follows two held jobs, returned once both are submitted."""
     command = [sys.executable, "-m", "bench", *bench(results, "--seeds", "0,1", *HOLD, *fast_args())]
     proc = subprocess.Popen(
-        command, cwd=ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
     )
     end = time.time() + 120
     while len(list(results.glob("runs/*/job.json"))) < 2:

@@ -19,7 +19,7 @@ from bench.spec import ROOT, task_key
 from bench.store import Store
 from bench.sweep import plan, run_cells
 
-from helpers import spec
+from helpers import default_sigint, spec
 
 TINY = {"n_train": "200", "n_test": "100", "steps": "5", "width": "32"}
 LONG = {**TINY, "steps": "100000", "checkpoint_every": "0"}  # minutes: only ever stopped by the test
@@ -152,7 +152,11 @@ def test_stopping_the_sweep_stops_its_workers(results, sig):
     args += ["--results", str(results)]
     args += [a for k, v in LONG.items() for a in ("--task-param", f"{k}={v}")]
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "bench", *args], cwd=ROOT, stderr=subprocess.PIPE, start_new_session=True
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=default_sigint,
     )
     workers = []
     try:
