@@ -151,26 +151,13 @@ def count(values) -> dict[str, int]:
 
 def status(study: Study, results: Path) -> int:
     """What is done and what is left: each tuning study's trials, each cell not done, the report."""
-    from bench.store import Store
-
     configs = tune_configs(study, results)
     p = plan(study, results)
     print(f"study {study.name} ({study.path}), results {results}")
     for cfg in configs:
         more = left(cfg, study.tuning.trials)
         print(f"tuning {tuning_line(cfg, results)}" + (f"; {more} trial(s) left" if more else ""))
-    store = Store(results)
-    states = cell_states(results, p)
-    for cell in p.cells:
-        state = states[cell.spec.run_id()]
-        if state != "done":
-            folder = store.folder(cell.spec.run_id())
-            why = (
-                f": {folder.status().get('error')} (log: {folder.file('log.txt')})"
-                if state == "failed"
-                else ""
-            )
-            print(f"{state:<11} {cell.spec.label()} ({cell.setting or 'as given'}){why}")
+    states = status_lines(results, p)
     counted = ", ".join(f"{n} {s}" for s, n in sorted(count(states.values()).items())) or "none"
     print(f"{len(p.cells)} cells: {counted}")
     for what in p.waiting:
@@ -178,3 +165,30 @@ def status(study: Study, results: Path) -> int:
     page = report_dir(results, study) / "report.md"
     print(f"report: {page}" if page.is_file() else "report: not written yet")
     return 0
+
+
+def status_lines(results: Path, p: Plan) -> dict[str, str]:
+    """Print each cell that is neither done nor pending as `status` does (with its job, reason and log),
+    and the pending ones counted by method, setting and task; return run id → state."""
+    from bench.cluster.jobfile import views
+    from bench.status import cell_status, format_line
+    from bench.store import Store
+
+    store = Store(results)
+    folders = {c.spec.run_id(): store.folder(c.spec.run_id()) for c in p.cells}
+    jobs = views(f for f in folders.values() if f.file("spec.json").is_file())
+    states, pending = {}, {}
+    for cell in p.cells:
+        run_id, setting = cell.spec.run_id(), cell.setting or "as given"
+        folder = folders[run_id]
+        known = folder.file("spec.json").is_file()
+        state = cell_status(folder, jobs.get(run_id)) if known else None
+        states[run_id] = state.state if state else "pending"
+        if states[run_id] == "pending":
+            what = f"{cell.spec.method} ({setting}) on {cell.spec.task}"
+            pending[what] = pending.get(what, 0) + 1
+        elif states[run_id] != "done":
+            print(format_line(folder, state, setting))
+    for what, n in pending.items():
+        print(f"pending     {n} cell(s) of {what}")
+    return states

@@ -218,7 +218,7 @@ def load_study(path: str | Path) -> Study:
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise r.fail("description", f"expected text, got {kind(description)}")
-    study = Study(
+    return Study(
         name=path.stem,
         path=path,
         text=body,
@@ -231,19 +231,6 @@ def load_study(path: str | Path) -> Study:
         tuning=read_tuning(r, data.get("tune")),
         report=read_report(r, data.get("report")),
     )
-    check_tunable(r, study)
-    return study
-
-
-def check_tunable(r: Reader, study: Study) -> None:
-    """A study that tunes needs tasks that score train-pool items (Task.evaluate_items)."""
-    from tasks.base import Task
-
-    if study.tuning is None:
-        return
-    for task in study.tasks:
-        if registry.tasks().get(task.name).cls.evaluate_items is Task.evaluate_items:
-            raise r.fail("tune", f"task {task.name} cannot be tuned: it does not score train-pool items")
 
 
 def pairs(r: Reader, key: str, split: Any, seeds: list[int]) -> tuple[tuple[int, int], ...]:

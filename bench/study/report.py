@@ -53,7 +53,7 @@ def write_report(
     out = report_dir(results, study)
     if runs.empty:
         return None
-    summary = [*summary, ("Failed cells", failed(runs)), ("Time", timing(runs))]
+    summary = [*summary, ("Cells not done", failed(runs)), ("Time", timing(runs))]
     stamp = fingerprint(study, runs, summary)
     record = out / "report.json"
     if atomic.read_json(record, default={}).get("fingerprint") == stamp and all(
@@ -120,7 +120,8 @@ def make_figures(study: Study, runs: pd.DataFrame, folder: Path, notes: list[str
 
 
 def failed(runs: pd.DataFrame) -> list[str]:
-    """One line per cell that did not finish, with its error and log (failed), or its state."""
+    """One line per cell that is not done: its state and, for a failure, the reason and the log."""
+    from bench.status import cell_status
     from bench.store import RunFolder
 
     lines = []
@@ -128,10 +129,9 @@ def failed(runs: pd.DataFrame) -> list[str]:
         runs[runs["state"] != "done"].sort_values(["task", "method", "pair_ratio", "seed"]).iterrows()
     ):
         folder = RunFolder(Path(r["run_dir"]))
-        why = folder.status().get("error") if r["state"] == "failed" else None
-        where = f"{folder.spec().label()} ({r['setting'] or 'as given'})"
-        detail = f": {why} (log: {folder.file('log.txt')})" if why else ""
-        lines.append(f"{r['state']}: {where}{detail}")
+        status = cell_status(folder, None)
+        why = f": {status.reason} (log: {status.log})" if status.reason else ""
+        lines.append(f"{status.state}: {folder.spec().label()} ({r['setting'] or 'as given'}){why}")
     return lines or ["none: every cell of the study is done"]
 
 
