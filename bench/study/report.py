@@ -40,8 +40,10 @@ def study_runs(cells: list[StudyCell], results: Path) -> pd.DataFrame:
 
 
 def fingerprint(study: Study, runs: pd.DataFrame, summary: list[tuple[str, list[str]]]) -> str:
-    keys = runs[["run_id", "state", "finished_at"]].astype(str).agg(" ".join, axis=1) if len(runs) else []
-    blob = json.dumps([study.text, sorted(keys), summary])
+    keys = sorted(
+        map(str, zip(runs["run_id"], runs["state"], runs.get("finished_at", runs["state"]), strict=True))
+    )
+    blob = json.dumps([study.text, keys, summary])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

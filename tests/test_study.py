@@ -1,0 +1,98 @@
+"""`study run` end to end on studies/smoke.yaml: tuning with an equal budget, the tuned and default cells,
+the report; an interrupted study resumes and does only the rest, a finished one does nothing; a failed cell
+is reported, never averaged away."""
+
+import pytest
+import yaml
+
+import bench.execute
+from bench import registry
+from bench.cli import main
+from bench.spec import ROOT
+from bench.study.file import load_study
+from bench.study.plan import TUNED, plan
+from bench.tune.study import StudyConfig, open_study
+
+SMOKE = ROOT / "studies" / "smoke.yaml"
+
+
+class Trainings:
+    """Counts the runs that train (tuning trials and cells); raises `error` at the `at`-th of them."""
+
+    def __init__(self, monkeypatch):
+        self.calls, self.at, self.error, self.when = 0, None, None, None
+        real = bench.execute.train
+
+        def train(spec, *args, **kwargs):
+            self.calls += 1
+            if self.calls == self.at or (self.when and self.when(spec)):
+                raise self.error
+            return real(spec, *args, **kwargs)
+
+        monkeypatch.setattr(bench.execute, "train", train)
+
+    def fail(self, at=None, error=KeyboardInterrupt(), when=None):
+        self.calls, self.at, self.error, self.when = 0, at, error, when
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    return Trainings(monkeypatch)
+
+
+def study(path, results, *extra):
+    return main(["study", "run", str(path), "--results", str(results), "--jobs", "1", *extra])
+
+
+def test_interrupted_study_resumes_and_a_finished_one_does_nothing(results, trainings, capsys):
+    trainings.fail(at=2)  # the second trial of the first tuning study
+    assert study(SMOKE, results) == 130
+    trainings.fail(at=6)  # 3 trials left (1 + 2), then the third cell
+    assert study(SMOKE, results) == 130
+    s = load_study(SMOKE)
+    for name in ("smoke-clip-synthetic-r0.05", "smoke-gentle_clip-synthetic-r0.05"):
+        states = [t.state.name for t in open_study(StudyConfig.load(results, name)).trials]
+        assert states.count("COMPLETE") + states.count("PRUNED") == s.tuning.trials
+    cells = plan(s, results).cells
+    assert len(cells) == 16 and sum(c.setting == TUNED for c in cells) == 8
+    assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "KeyboardInterrupt" in out and "16 cells: 2 done, 1 failed, 13 pending" in out
+    trainings.fail()
+    assert study(SMOKE, results) == 0
+    assert trainings.calls == 14  # the cells not done, the interrupted one among them; no more trials
+    assert "report → " in capsys.readouterr().out
+    page = (results / "studies" / "smoke" / "report.md").read_text()
+    trainings.fail()
+    assert study(SMOKE, results) == 0 and trainings.calls == 0
+    assert "report up to date" in capsys.readouterr().out
+    assert (results / "studies" / "smoke" / "report.md").read_text() == page
+    assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
+    assert "16 cells: 16 done" in capsys.readouterr().out
+
+
+def test_the_report_shows_tuned_and_default_rows_and_a_failed_cell(tmp_path, results, trainings, capsys):
+    data = yaml.safe_load(SMOKE.read_text())
+    data["pair_ratios"], data["report"] = [0.1], {"tables": ["ratio"], "plots": ["ratio"]}
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(data))
+    published = registry.methods().get("gentle_clip").params["w_sdd"].default
+
+    def defaults_seed_1(spec):  # the published-defaults cell of Gentle-CLIP, seed 1 (not a tuning trial)
+        cell = spec.method == "gentle_clip" and spec.seed == 1 and spec.task_params["val_fraction"] == 0
+        return cell and spec.method_params["w_sdd"] == published
+
+    trainings.fail(error=RuntimeError("boom in the test"), when=defaults_seed_1)
+    assert study(path, results) == 1
+    folder = results / "studies" / "failing"
+    md, tex, html = ((folder / f).read_text() for f in ("report.md", "tables.tex", "report.html"))
+    for row in ("CLIP (tuned)", "CLIP (defaults)", "Gentle-CLIP (tuned)", "Gentle-CLIP (defaults)"):
+        assert row in md and row in tex and row in html, row
+    failed = "failed: gentle_clip · synthetic · r=0.1 · split 1 · seed 1 (defaults): RuntimeError: boom"
+    assert failed.replace("_", "\\_") in md and failed in html
+    assert "boom in the test" in html and "†1" in md  # the cell with one seed of two is marked, not ranked
+    assert (folder / "figures" / "ratio.png").is_file() and not (folder / "figures" / "cost.png").exists()
+    assert tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+    trainings.fail()
+    assert study(path, results) == 0 and trainings.calls == 1  # only the failed cell is redone
+    assert "none: every cell of the study is done" in (folder / "report.md").read_text()
