@@ -62,7 +62,7 @@ class TaskSetting:
 class MethodSetting:
     name: str
     params: dict[str, str]
-    preset: str | None = None  # a saved preset (results/presets/NAME.json): the method is not tuned
+    preset: str | None = None  # a saved preset (<results>/presets/NAME.json): the method is not tuned
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""A study's report in `<results>/studies/NAME/`: report.md, tables.tex (a document that compiles),
-report.html (`report`'s page of the study's runs, with the study's summary on top), figures/*.png and
-study.yaml (the file as run).
+"""A study's report: the Markdown page `<results>/studies/NAME/report.md`, beside it the LaTeX tables as a
+document that compiles (tables.tex), `report`'s HTML page of the study's runs with the study's summary on
+top (report.html), the figures (figures/*.png) and the file as run (study.yaml).
 
 Only the study's own cells are shown (a results folder may hold other runs); each run's `setting` (tuned,
 defaults) names its row. A cell that failed is listed with its error and log, and the tables mark the
