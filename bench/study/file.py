@@ -34,13 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench import registry
 from bench.errors import BenchError
 from bench.params import SEEDS, Interval
 from bench.suggest import closest
 from bench.tune.preset import text
+from bench.yamlfile import kind, read_yaml
 
 TOP = ("description", "tasks", "methods", "pair_ratios", "seeds", "split_seeds", "tune", "report")
 TASK_KEYS = ("params", "seeds", "split_seeds")
@@ -179,29 +178,11 @@ class Reader:
         return raw
 
 
-def kind(value: Any) -> str:
-    kinds = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
-    return kinds.get(type(value), repr(value))
-
-
 def load_study(path: str | Path) -> Study:
     """Read and check the study file at `path`; BenchError (one line, the file and the key) if wrong."""
     path = Path(path)
     r = Reader(path)
-    try:
-        body = path.read_text()
-    except FileNotFoundError:
-        raise BenchError(f"{r.where}: no such file") from None
-    except OSError as err:
-        raise BenchError(f"{r.where}: cannot read it ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(body)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise BenchError(
-            f"{r.where}: malformed YAML{at}: {getattr(err, 'problem', None) or 'syntax error'}"
-        ) from None
+    body, data = read_yaml(path, r.where)
     if not isinstance(data, dict):
         raise BenchError(f"{r.where}: expected a mapping with {', '.join(TOP)}, got {kind(data)}")
     r.mapping("", data, TOP)
@@ -249,23 +230,22 @@ def pairs(r: Reader, key: str, split: Any, seeds: list[int]) -> tuple[tuple[int,
     raise r.fail(key, f"expected same, a seed or a list of seeds (one per seed), got {split!r}")
 
 
-def named(r: Reader, key: str, value: Any) -> dict:
-    """A list of names, or a non-empty mapping of name -> its settings."""
-    if isinstance(value, dict) and value:
-        return value
+def each(r: Reader, reg: registry.Registry, value: Any, allowed: tuple[str, ...]):
+    """(key, entry, settings) of each name of a list of names, or of a non-empty mapping name -> settings."""
+    key = f"{reg.kind}s"
     if isinstance(value, list):
-        return dict.fromkeys(r.seq(key, value))
-    also = "all, " if key == "methods" else ""
-    raise r.fail(key, f"expected {also}a list of names or a mapping of name: settings, got {value!r}")
+        value = dict.fromkeys(r.seq(key, value))
+    elif not (isinstance(value, dict) and value):
+        also = "all, " if key == "methods" else ""
+        raise r.fail(key, f"expected {also}a list of names or a mapping of name: settings, got {value!r}")
+    for name, settings in value.items():
+        where = f"{key}.{name}"
+        yield where, reg.get(r.name(where, reg, name)), r.mapping(where, settings, allowed)
 
 
 def read_tasks(r: Reader, value: Any, seeds: list[int], split: Any) -> list[TaskSetting]:
-    entries = named(r, "tasks", value)
     out = []
-    for name in entries:
-        key = f"tasks.{name}"
-        entry = registry.tasks().get(r.name(key, registry.tasks(), name))
-        given = r.mapping(key, entries[name], TASK_KEYS) if isinstance(value, dict) else {}
+    for key, entry, given in each(r, registry.tasks(), value, TASK_KEYS):
         own = (
             [r.seed(f"{key}.seeds[{i}]", s) for i, s in enumerate(r.seq(f"{key}.seeds", given["seeds"]))]
             if "seeds" in given
@@ -284,12 +264,8 @@ def read_tasks(r: Reader, value: Any, seeds: list[int], split: Any) -> list[Task
 def read_methods(r: Reader, value: Any) -> list[MethodSetting]:
     if value == "all":
         return [MethodSetting(n, {}) for n in registry.methods().names()]
-    entries = named(r, "methods", value)
     out = []
-    for name in entries:
-        key = f"methods.{name}"
-        entry = registry.methods().get(r.name(key, registry.methods(), name))
-        given = r.mapping(key, entries[name], METHOD_KEYS) if isinstance(value, dict) else {}
+    for key, entry, given in each(r, registry.methods(), value, METHOD_KEYS):
         preset = given.get("preset")
         if preset is not None and not (isinstance(preset, str) and NAME.fullmatch(preset)):
             raise r.fail(f"{key}.preset", f"expected the name of a saved preset, got {preset!r}")
