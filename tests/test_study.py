@@ -96,3 +96,13 @@ def test_the_report_shows_tuned_and_default_rows_and_a_failed_cell(tmp_path, res
     trainings.fail()
     assert study(path, results) == 0 and trainings.calls == 1  # only the failed cell is redone
     assert "none: every cell of the study is done" in (folder / "report.md").read_text()
+
+
+def test_local_processes_tune_and_run_the_study(results, capsys):
+    """--jobs 2: the tuning studies in two `tune_worker` processes, the cells in the worker pool."""
+    assert main(["study", "run", str(SMOKE), "--results", str(results), "--jobs", "2"]) == 0
+    assert len(list((results / "presets").glob("smoke-*.json"))) == 2
+    assert (results / "studies" / "smoke-clip-synthetic-r0.05.workers.txt").is_file()
+    assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "16 cells: 16 done" in out and out.count("complete 2") == 2

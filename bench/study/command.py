@@ -20,7 +20,7 @@ from bench import atomic
 from bench.errors import BenchError
 from bench.study.file import Study, load_study, report_dir
 from bench.study.plan import Plan, plan, tune_configs
-from bench.study.tuning import counts, left
+from bench.study.tuning import counts, left, seconds
 
 RUN_DEFAULTS = {"nproc": 1, "force": False, "detach": False, "dry_run": False}
 
@@ -49,19 +49,22 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     check_cluster_flags(args)
     configs = tune_configs(study, results)
     before = plan(study, results)  # every cell that can be planned yet is checked before anything runs
+    if args.cluster != "none" and before.cells:
+        from bench.cluster.launch import Launcher
+
+        Launcher.prepare(args.cluster, args.profile, args.cluster_param, [c.spec for c in before.cells])
     Store(results).ensure_writable()
     started, tic = now(), time.perf_counter()
-    todo = sum(not_done(results, before))
+    trials = study.tuning.trials if configs else 0
+    work = any(not_done(results, before)) or any(left(cfg, trials) for cfg in configs)
     if configs:
         jobs = 1 if args.cluster == "debug" else args.jobs or min(os.cpu_count() or 1, len(configs))
-        trials = study.tuning.trials
-        todo += sum(left(cfg, trials) for cfg in configs)
         for line in tune_all(configs, trials, jobs, args.cluster, args.profile, args.cluster_param):
             print(line)
     now_plan = plan(study, results)
-    todo += sum(not_done(results, now_plan)) - sum(not_done(results, before))
+    work = work or any(not_done(results, now_plan))
     code = launch([c.spec for c in now_plan.cells], args) if now_plan.cells else 0
-    if todo:
+    if work:
         record_call(study, results, started, time.perf_counter() - tic)
     for what in now_plan.waiting:
         print(f"no preset for {what}: its tuning completed no trial; its tuned cells were not run")
@@ -132,7 +135,7 @@ def tuning_line(cfg, results: Path) -> str:
     made = ", ".join(f"{k} {v}" for k, v in sorted(n.items())) or "no trial"
     preset = atomic.read_json(preset_path(results, cfg.name), default=None)
     best = f"best {preset['metric']} = {preset['value']:.4g} → preset {cfg.name}" if preset else "no preset"
-    return f"{cfg.method} on {cfg.task}: {made}; {best}"
+    return f"{cfg.method} on {cfg.task}: {made} ({seconds(cfg):.0f} s); {best}"
 
 
 def cell_states(results: Path, p: Plan) -> dict[str, str]:

@@ -19,16 +19,26 @@ from bench.errors import BenchError
 from bench.spec import ROOT
 
 
-def counts(cfg) -> dict[str, int]:
-    """Trials of the study by state (complete, pruned, fail, running), read without creating anything."""
+def trials_of(cfg) -> list:
+    """The study's trials (none when its journal does not exist yet: nothing is created)."""
     if "://" not in cfg.storage and not Path(cfg.storage).is_file():
-        return {}
+        return []
     from bench.tune.study import open_study
 
+    return open_study(cfg).get_trials(deepcopy=False)
+
+
+def counts(cfg) -> dict[str, int]:
+    """Trials of the study by state: complete, pruned, fail, running."""
     out: dict[str, int] = {}
-    for trial in open_study(cfg).get_trials(deepcopy=False):
+    for trial in trials_of(cfg):
         out[trial.state.name.lower()] = out.get(trial.state.name.lower(), 0) + 1
     return out
+
+
+def seconds(cfg) -> float:
+    """The summed duration of the study's finished trials."""
+    return sum(t.duration.total_seconds() for t in trials_of(cfg) if t.duration is not None)
 
 
 def left(cfg, trials: int) -> int:
