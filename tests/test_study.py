@@ -2,6 +2,9 @@
 the report; an interrupted study resumes and does only the rest, a finished one does nothing; a failed cell
 is reported, never averaged away."""
 
+import shutil
+import subprocess
+
 import pytest
 import yaml
 
@@ -93,6 +96,10 @@ def test_the_report_shows_tuned_and_default_rows_and_a_failed_cell(tmp_path, res
     assert "boom in the test" in html and "†1" in md  # the cell with one seed of two is marked, not ranked
     assert (folder / "figures" / "ratio.png").is_file() and not (folder / "figures" / "cost.png").exists()
     assert tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+    if shutil.which("pdflatex"):  # installed for the tests by the set-up (texlive-latex-base)
+        run = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-output-directory", str(tmp_path)]
+        proc = subprocess.run([*run, str(folder / "tables.tex")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and (tmp_path / "tables.pdf").is_file(), proc.stdout[-2000:]
     trainings.fail()
     assert study(path, results) == 0 and trainings.calls == 1  # only the failed cell is redone
     assert "none: every cell of the study is done" in (folder / "report.md").read_text()
