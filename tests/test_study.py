@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import bench.execute
-from bench import registry
+from bench import atomic, registry
 from bench.cli import main
 from bench.spec import ROOT
 from bench.study.file import load_study
@@ -70,6 +70,12 @@ def test_interrupted_study_resumes_and_a_finished_one_does_nothing(results, trai
     assert study(SMOKE, results) == 0 and trainings.calls == 0
     assert "report up to date" in capsys.readouterr().out
     assert (results / "studies" / "smoke" / "report.md").read_text() == page
+    calls = atomic.read_json(results / "studies" / "smoke" / "calls.json")  # the three that did something
+    assert [c["command"] for c in calls] == [
+        f"python -m bench study run {SMOKE} --results {results} --jobs 1"
+    ] * 3
+    assert [c["ending"] for c in calls] == ["interrupted", "interrupted", "exit 0"]
+    assert f"{calls[-1]['seconds']:.0f} s, exit 0: python -m bench study run" in page
     assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
     assert "16 cells: 16 done" in capsys.readouterr().out
 

@@ -12,7 +12,6 @@ import argparse
 import os
 import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -57,15 +56,24 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     started, tic = now(), time.perf_counter()
     trials = study.tuning.trials if configs else 0
     work = any(not_done(results, before)) or any(left(cfg, trials) for cfg in configs)
-    if configs:
-        jobs = 1 if args.cluster == "debug" else args.jobs or min(os.cpu_count() or 1, len(configs))
-        for line in tune_all(configs, trials, jobs, args.cluster, args.profile, args.cluster_param):
-            print(line)
-    now_plan = plan(study, results)
-    work = work or any(not_done(results, now_plan))
-    code = launch([c.spec for c in now_plan.cells], args) if now_plan.cells else 0
-    if work:
-        record_call(study, results, started, time.perf_counter() - tic)
+    ending = "interrupted"
+    try:
+        if configs:
+            jobs = 1 if args.cluster == "debug" else args.jobs or min(os.cpu_count() or 1, len(configs))
+            for line in tune_all(configs, trials, jobs, args.cluster, args.profile, args.cluster_param):
+                print(line)
+        now_plan = plan(study, results)
+        work = work or any(not_done(results, now_plan))
+        code = launch([c.spec for c in now_plan.cells], args) if now_plan.cells else 0
+        ending = f"exit {code}"
+    finally:  # an interrupted call is recorded too: its time counts towards the study's
+        if work:
+            call = {
+                "seconds": round(time.perf_counter() - tic, 1),
+                "ending": ending,
+                "command": command_of(args),
+            }
+            record_call(study, results, started, call)
     for what in now_plan.waiting:
         print(f"no preset for {what}: its tuning completed no trial; its tuned cells were not run")
     out = write_report(study, now_plan.cells, results, summary(study, now_plan, configs, results))
@@ -83,14 +91,22 @@ def not_done(results: Path, p: Plan) -> list[bool]:
     return [store.folder(c.spec.run_id()).state() != "done" for c in p.cells]
 
 
-def record_call(study: Study, results: Path, started: str, seconds: float) -> None:
-    """Append this call (when, where, how long, the command) to the study's calls.json."""
+def command_of(args: argparse.Namespace) -> str:
+    """The `study run` command line of `args`, with the flags it was given."""
+    words = ["python", "-m", "bench", "study", "run", args.file]
+    flags = {"--results": args.results, "--jobs": args.jobs, "--profile": args.profile}
+    flags["--cluster"] = None if args.cluster == "none" else args.cluster
+    words += [w for flag, value in flags.items() if value is not None for w in (flag, str(value))]
+    words += [w for kv in args.cluster_param for w in ("--cluster-param", kv)]
+    return shlex.join(words)
+
+
+def record_call(study: Study, results: Path, started: str, call: dict) -> None:
+    """Append this call (when, where, how long, how it ended, the command) to the study's calls.json."""
     path = report_dir(results, study) / "calls.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     calls = atomic.read_json(path, default=[])
-    command = shlex.join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]])
-    host = f"{platform.node()} ({os.cpu_count()} CPUs)"
-    calls.append({"started_at": started, "seconds": round(seconds, 1), "host": host, "command": command})
+    calls.append({"started_at": started, "host": f"{platform.node()} ({os.cpu_count()} CPUs)", **call})
     atomic.write_json(path, calls)
 
 
@@ -121,7 +137,10 @@ def summary(study: Study, p: Plan, configs: list, results: Path) -> list[tuple[s
     out.append(
         (
             "Calls",
-            [f"{c['started_at']} on {c['host']}: {c['seconds']:.0f} s, {c['command']}" for c in calls]
+            [
+                f"{c['started_at']} on {c['host']}: {c['seconds']:.0f} s, {c['ending']}: {c['command']}"
+                for c in calls
+            ]
             or ["none recorded"],
         )
     )
