@@ -119,3 +119,19 @@ def test_local_processes_tune_and_run_the_study(results, capsys):
     assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert "16 cells: 16 done" in out and out.count("complete 2") == 2
+
+
+def test_the_cluster_launcher_runs_the_cells(tmp_path, results, capsys):
+    """--cluster debug: the cells through `run`'s submitit launcher, the tuning in this process."""
+    data = yaml.safe_load(SMOKE.read_text())
+    data.update(pair_ratios=[0.1], seeds=[0], tune={"trials": 1, "pair_ratio": 0.1})
+    data["report"] = {"tables": ["ratio"], "plots": []}
+    path = tmp_path / "debug.yaml"
+    path.write_text(yaml.safe_dump(data))
+    argv = ["study", "run", str(path), "--results", str(results), "--cluster", "debug"]
+    assert main(argv) == 0
+    assert "debug: 2 cell(s) of clip, gentle_clip to run here" in capsys.readouterr().out
+    assert main(["study", "status", str(path), "--results", str(results)]) == 0
+    assert "2 cells: 2 done" in capsys.readouterr().out
+    assert main([*argv[:-2], "--jobs", "2", "--cluster", "debug"]) == 2
+    assert "--jobs runs cells on this machine" in capsys.readouterr().err
