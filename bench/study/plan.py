@@ -112,9 +112,8 @@ def plan(study: Study, results: Path) -> Plan:
                     waiting.append(f"{method.name} on {task.name} ({preset})")
                     continue
                 for spec in in_file(study, partial(specs, study, method, task, preset, results)):
-                    old = cells.get(spec.run_id())
-                    if old is None or setting == DEFAULTS:
-                        cells[spec.run_id()] = StudyCell(spec, setting if old is None else DEFAULTS)
+                    if spec.run_id() not in cells or setting == DEFAULTS:  # a cell of both is `defaults`
+                        cells[spec.run_id()] = StudyCell(spec, setting)
     return Plan(list(cells.values()), waiting)
 
 
