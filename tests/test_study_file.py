@@ -97,6 +97,12 @@ def test_a_missing_or_malformed_file_is_one_line(tmp_path, capsys):
     assert "tasks: missing" in refused(tmp_path, capsys, write(tmp_path, {"methods": ["clip"]}))
 
 
+def test_a_tuning_metric_the_task_does_not_report_is_refused_before_anything_runs(tmp_path, capsys):
+    data = {**GOOD, "tune": {"trials": 1, "pair_ratio": 0.1, "metric": "nosuch"}}
+    line = refused(tmp_path, capsys, write(tmp_path, data))
+    assert ": tune: --metric nosuch: task synthetic reports no such validation metric" in line, line
+
+
 def test_each_seed_its_own_split_seed_or_one_for_all_or_pairs(tmp_path):
     data = {
         **GOOD,

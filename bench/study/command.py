@@ -19,7 +19,7 @@ from bench import atomic
 from bench.errors import BenchError
 from bench.study.file import Study, load_study, report_dir
 from bench.study.plan import Plan, plan, tune_configs
-from bench.study.tuning import counts, left, seconds
+from bench.study.tuning import check, counts, left, seconds
 
 RUN_DEFAULTS = {"nproc": 1, "force": False, "detach": False, "dry_run": False}
 
@@ -47,6 +47,7 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
     configs = tune_configs(study, results)
+    check(study, configs)
     before = plan(study, results)  # every cell that can be planned yet is checked before anything runs
     if args.cluster != "none" and before.cells:
         from bench.cluster.launch import Launcher

@@ -49,12 +49,23 @@ def left(cfg, trials: int) -> int:
     return max(0, trials - n.get("complete", 0) - n.get("pruned", 0))
 
 
+def check(study, configs: list) -> None:
+    """Before anything is written: each tuning study's metric is one its task reports, and a study of the
+    same name has the same setup (`tune`'s checks); a mistake names the file's `tune`."""
+    from bench.tune.command import check_studies
+
+    try:
+        check_studies(configs)
+    except BenchError as err:
+        raise BenchError(f"study {study.path}: tune: {err}") from None
+
+
 def tune_all(configs: list, trials: int, jobs: int, cluster: str, profile, cluster_params) -> list[str]:
-    """Bring every study to its budget; one line per study that ran trials or lacks its preset."""
-    from bench.tune.command import check_studies, finish
+    """Bring every study to its budget (their setups checked first: `check`); one line per study that ran
+    trials or lacks its preset."""
+    from bench.tune.command import finish
     from bench.tune.preset import preset_path
 
-    check_studies(configs)
     ran = set()
     while todo := [(cfg, n) for cfg in configs if (n := left(cfg, trials))]:
         before = [counts(cfg) for cfg, _ in todo]
