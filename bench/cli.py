@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_perf_train(perf)
 
     add_tune(sub)
+    add_study(sub)
 
     data = sub.add_parser("data", help="prepare and cache a task's data")
     data.add_argument("task")
@@ -204,6 +205,30 @@ def add_tune(sub) -> None:
     worker.add_argument("config")
     worker.add_argument("trials", type=int)
     worker.add_argument("--index", type=int, default=0)
+
+
+def add_study(sub) -> None:
+    study = sub.add_parser(
+        "study", help="a study file: tune, run its grid and write its report; or its status"
+    )
+    study.add_argument("action", choices=["run", "status"], help="run: do what is left; status: say it")
+    study.add_argument("file", help="the study file, studies/NAME.yaml")
+    add_results(study)
+    study.add_argument(
+        "--jobs",
+        type=int,
+        help="cells (and tuning studies) at once in worker processes, as in run (default: one per core)",
+    )
+    study.add_argument(
+        "--cluster",
+        default="none",
+        choices=["none", "slurm", "local", "debug"],
+        help="where the cells and the tuning workers run, as in run (default: this machine)",
+    )
+    study.add_argument("--profile", metavar="FILE", help="--cluster slurm: YAML of what each job asks for")
+    study.add_argument(
+        "--cluster-param", action="append", default=[], metavar="K=V", help="override a profile key"
+    )
 
 
 def add_results(p: argparse.ArgumentParser) -> None:

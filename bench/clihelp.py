@@ -90,6 +90,19 @@ DOCS: dict[str, tuple[str, str]] = {
         "python -m bench tune --show\n"
         "python -m bench run --methods gentle_clip --method-param preset=gentle_clip-synthetic-r0.1",
     ),
+    "study": (
+        "A study file (studies/NAME.yaml): its tasks, methods, pair ratios, seeds and split seeds, an\n"
+        "optional tuning budget and the report to make. `study run` checks the whole file (one line naming\n"
+        "the file and the key on a mistake, nothing run), tunes every method on every task with the same\n"
+        "number of trials (presets saved as `tune` saves them), runs the grid with the presets (and with\n"
+        "the published defaults when the file asks) through run's launcher, and writes report.md,\n"
+        "tables.tex and report.html with its figures to <results>/studies/NAME/. What is done stays done:\n"
+        "a second call runs nothing, an interrupted one resumes. `study status` says what is left.",
+        "python -m bench study run studies/smoke.yaml\n"
+        "python -m bench study status studies/paper.yaml\n"
+        "python -m bench study run studies/paper.yaml --jobs 2\n"
+        "python -m bench study run studies/paper.yaml --cluster slurm --profile my-profile.yaml",
+    ),
     "data": (
         "Prepare and cache a task's data (run does it on demand), with progress bars; prints what it\n"
         "prepared.",

@@ -11,6 +11,7 @@ from bench import registry
 from bench.errors import BenchError
 from bench.paper import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
 from bench.params import parse_assignments
+from bench.study.command import cmd_study  # noqa: F401  (dispatched by name)
 from bench.tune.command import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 
 
@@ -23,9 +24,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.grid import Grid, expand, parse_ints, parse_names, parse_ratios
-    from bench.spec import task_key
-    from bench.store import Store, results_root
-    from bench.sweep import plan, run_cells
+    from bench.store import results_root
     from bench.tune.preset import apply_preset
 
     if args.jobs is not None and args.jobs < 1:
@@ -45,7 +44,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         method_params=method_params,
         task_params=task_params,
     )
-    specs = expand(grid)
+    return launch(expand(grid), args)
+
+
+def launch(specs: list, args: argparse.Namespace) -> int:
+    """Run the cells of `specs` as `run` does, with its flags in `args` (results, jobs, nproc, force, cluster,
+    profile, cluster_param, detach, dry_run): on this machine, or through the cluster launcher; the exit
+    code (1 when a cell failed, 2 when a task's data could not be prepared)."""
+    from bench.spec import task_key
+    from bench.store import Store, results_root
+    from bench.sweep import plan, run_cells
+
     launcher = None
     if args.cluster != "none":
         from bench.cluster.launch import Launcher

@@ -32,6 +32,10 @@ RUN_HERE = {"list", "collect", "status", "table", "plot", "report"}
 ELSEWHERE = {
     "tune": ("trials take minutes", ["tests/test_tune.py", "tests/test_tune_slurm.py"]),
     "data": ("real data", ["tests/test_protein_pipeline.py", "tests/test_rs_data.py"]),
+    "study": (
+        "tuning and a grid: seconds for the smoke study, an hour for the paper's",
+        ["tests/test_study.py"],
+    ),
     "run --cluster slurm": ("needs the loopback cluster", ["tests/test_launch_slurm.py"]),
     "perf": (
         "a benchmark of minutes, run by hand; its references and small sizes are tested",

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.errors import BenchError
 from bench.suggest import closest
+from bench.yamlfile import kind, read_yaml
 
 # sbatch(1), --signal: "the signal may be sent up to 60 seconds earlier than specified"
 SIGNAL_EARLY_S = 60
@@ -112,37 +111,20 @@ def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile YAML file; a missing or malformed file, an unknown key or a value of the
     wrong type is a BenchError of one line naming the file."""
     where = f"profile {path}"
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise BenchError(f"{where}: no such file") from None
-    except OSError as err:
-        raise BenchError(f"{where}: cannot read it ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise BenchError(f"{where}: malformed YAML{at}: {problem}") from None
+    _, data = read_yaml(path, where)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise BenchError(f"{where}: expected a mapping of keys to values, got {_kind(data)}")
+        raise BenchError(f"{where}: expected a mapping of keys to values, got {kind(data)}")
     methods = data.pop("methods", None) or {}
     if not isinstance(methods, dict):
-        raise BenchError(f"{where}: methods must map method names to keys, got {_kind(methods)}")
+        raise BenchError(f"{where}: methods must map method names to keys, got {kind(methods)}")
     profile = Profile(source=str(path)).override(data, where)
     for name, changes in methods.items():  # check the overrides now, not when the method first runs
         if not isinstance(changes, dict):
-            raise BenchError(f"{where}: methods.{name} must map keys to values, got {_kind(changes)}")
+            raise BenchError(f"{where}: methods.{name} must map keys to values, got {kind(changes)}")
         profile.override(changes, f"{where}: methods.{name}")
     return dataclasses.replace(profile, methods={str(name): dict(c) for name, c in methods.items()})
-
-
-def _kind(value: Any) -> str:
-    kinds = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
-    return kinds.get(type(value), repr(value))
 
 
 def _is_int(value: Any) -> bool:

@@ -4,7 +4,9 @@ A table cell is one experiment: runs are grouped only when everything but the se
 method, the task, the pair ratio, every method and task parameter (`p_method_*`, `p_task_*`) and the code
 version. Where a (method, task, pair ratio) cell holds runs of several such configurations, each is a
 *variant* of the method: its own table row, labelled by the parameters that tell the variants of that
-method apart (`variant` column, e.g. "steps=10"; "" where the method has one configuration per cell).
+method apart (`variant` column, e.g. "steps=10"; "" where the method has one configuration per cell). A
+`setting` column (a study's "tuned" or "defaults", bench/study/plan.py) names a run's variant first, and
+only the parameters that differ within one setting are added to it.
 A run is identified by its run id (a hash of its spec and code version): the reruns of one run id collapse
 to one. How the tables show its method and task comes with the run (`collect`'s entry columns: label,
 order, the method's family and its ablation and control relations); a table without them (made before
@@ -75,6 +77,7 @@ _NOT_METRICS = {
     *ENTRY,
     "variant",
     "variant_key",
+    "setting",
 }
 
 
@@ -150,24 +153,30 @@ def _with_variants(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     cols = config_columns(df)
     canon = _canonical_frame(df, cols)
+    setting = (
+        df["setting"].fillna("").astype(str) if "setting" in df.columns else pd.Series("", index=df.index)
+    )
     df["variant"], df["variant_key"] = "", ""
     for _method, idx in df.groupby("method", sort=False).groups.items():
         sel = canon.loc[idx]
         cell = df.loc[idx, ["task", "pair_ratio"]].astype(str).agg("\x1f".join, axis=1)
+        cell = cell + "\x1f" + setting.loc[idx]
         differ = [c for c in cols if (sel[c].groupby(cell).nunique(dropna=False) > 1).any()]
         if not differ:
+            df.loc[idx, "variant"] = setting.loc[idx]
+            df.loc[idx, "variant_key"] = setting.loc[idx].map(lambda s: json.dumps([s]) if s else "")
             continue
         bare = [_bare(c) for c in differ]
         words = [c if bare.count(b) > 1 else b for c, b in zip(differ, bare, strict=True)]
         for i in idx:
-            parts = []
+            parts = [setting.at[i]] if setting.at[i] else []
             for col, word in zip(differ, words, strict=True):
                 value = df.at[i, col]
                 if canonical(value) == "":
                     continue
                 parts.append(f"code {str(value)[:7]}" if col == "code_version" else f"{word}={_shown(value)}")
             df.at[i, "variant"] = ", ".join(parts)
-            df.at[i, "variant_key"] = json.dumps([_sortable(df.at[i, c]) for c in differ])
+            df.at[i, "variant_key"] = json.dumps([setting.at[i], *(_sortable(df.at[i, c]) for c in differ)])
     return df
 
 

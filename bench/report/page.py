@@ -36,12 +36,14 @@ def write_report(
     *,
     metric: str | None = None,
     display: Mapping[str, str] | None = None,
+    title: str = "gentle-bench results",
+    intro: str = "",
 ) -> Path:
     """Write the report of the collected runs `df` to `out` (an .html file) and return its path.
 
     Sections: the main table (metric by pair ratio), the ablation table of each method with ablations in
     the results, the figures, every metric per (task, pair ratio), the list of runs and the provenance. A
-    section that has nothing to show says why."""
+    section that has nothing to show says why. `intro`: HTML placed under the title (a study's summary)."""
     out = Path(out)
     runs = prepare(df)
     link = _linker(out, Path(results_dir) if results_dir is not None else None)
@@ -49,7 +51,8 @@ def write_report(
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     full = ablated(runs) or [None]  # None: the ablation table's own error says why there is none
     body = [
-        "<h1>gentle-bench results</h1>",
+        f"<h1>{escape(title)}</h1>",
+        intro,
         f"<p>{len(runs)} runs ({escape(states)}); generated {now}. Each cell's small numbers link to the "
         "run folders it came from.</p>",
         "<h2>Main table</h2>",
@@ -71,7 +74,7 @@ def write_report(
         _provenance(runs),
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out, html_document("gentle-bench results", "\n".join(body)))
+    atomic.write_text(out, html_document(title, "\n".join(body)))
     return out
 
 

@@ -53,7 +53,7 @@ def render(
     raise BenchError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     for ch in "\\*_|`":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -62,15 +62,15 @@ def _md_escape(text: str) -> str:
 def markdown(table: Table) -> str:
     """GitHub-flavoured Markdown: a bold title line, the table, then the legend."""
     head = ["Method", *(f"{c.group}, {c.label}" for c in table.columns)]
-    lines = [f"**{_md_escape(table.title)}**", ""]
-    lines.append("| " + " | ".join(_md_escape(h) for h in head) + " |")
+    lines = [f"**{md_escape(table.title)}**", ""]
+    lines.append("| " + " | ".join(md_escape(h) for h in head) + " |")
     lines.append("| :-- |" + " --: |" * len(table.columns))
     for row in table.rows:
-        label = f"*{_md_escape(row.label)}*" if row.reference else _md_escape(row.label)
+        label = f"*{md_escape(row.label)}*" if row.reference else md_escape(row.label)
         cells = [cell_text(c, table.digits, MARKDOWN, row.reference) for c in row.cells]
         lines.append("| " + " | ".join([label, *cells]) + " |")
     lines.append("")
-    lines += [_md_escape(n) for n in table.notes]
+    lines += [md_escape(n) for n in table.notes]
     return "\n".join(lines) + "\n"
 
 
