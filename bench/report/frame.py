@@ -108,7 +108,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         run_key = fallback
     latest = run_key.loc[order].drop_duplicates(keep="last").index
     df = df.loc[latest].sort_index()
-    return _with_entries(_with_variants(df))
+    return _with_entries(with_variants(df))
 
 
 def sweep_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def _config_keys(df: pd.DataFrame) -> pd.Series:
     return _canonical_frame(df, cols).agg("\x1f".join, axis=1)
 
 
-def _with_variants(df: pd.DataFrame) -> pd.DataFrame:
+def with_variants(df: pd.DataFrame) -> pd.DataFrame:
     """`df` with `variant` (the values, in words, of the configuration columns that differ among the runs
     of one (method, task, pair ratio) cell of the method, "" when none does) and `variant_key`, the sort
     key of the variants of a method."""
