@@ -18,6 +18,7 @@ from bench.cli import main
 from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
+from bench.engine.fit import fit_data
 from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
 from bench.engine.split import make_split
@@ -37,7 +38,7 @@ TASK = {
     "head_dropout": "0",
     "batch_size": "30",  # 10 paired + 20 unpaired rows: odd shards on 2 ranks
 }
-METHODS = {"gentle_clip": {}, "s_clip": {}, "clip": {"unpaired_negatives": "true"}}
+METHODS = {"gentle_clip": {}, "s_clip": {}, "clip": {"unpaired_negatives": "true"}, "sotalign": {}}
 
 
 def free_port() -> int:
@@ -63,10 +64,13 @@ def train_steps(method_name: str, method_raw: dict, dist: Dist) -> dict:
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
     sampler = BatchSampler(split, shape, 0)
     precision, wanted = Precision("none", dist.device), method.embeddings()
+    features = fit_data(model, data, split, dist.device) if method.fits else None  # the engine's fit stage
+    if features is not None:
+        method.fit(features)
     losses, grads = [], {}
     for step in range(STEPS):
         inputs = make_inputs(task, data, sampler.next(), step, 0, needed(wanted, "two"))
-        batch = embed_step(model, data, inputs, wanted, dist.device, precision, dist=dist)
+        batch = embed_step(model, data, inputs, wanted, dist.device, precision, dist=dist, features=features)
         loss, _ = method.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
