@@ -86,9 +86,10 @@ def prepare_data(store, specs, force: bool) -> dict[str, str]:
     return task_key → the one-line reason for each task whose data could not be prepared (missing,
     unreadable, refused by the contamination guard): its cells are left out, the others run."""
     from bench.spec import task_key
+    from bench.states import DONE
     from bench.store import RunFolder
 
-    pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != "done"]
+    pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != DONE]
     distinct = {task_key(s): s for s in pending}
     missing = {}
     for key, spec in distinct.items():
@@ -168,13 +169,14 @@ def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
     import pandas as pd
 
     from bench.collect import row
+    from bench.states import BUSY, FAILED
     from bench.summary import summary_table
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
     print(summary_table(table) if not table.empty else "(no finished runs)")
-    failed = [c for c in cells if states[c.folder.run_id] == "failed"]
-    busy = [c for c in cells if states[c.folder.run_id] == "busy"]
+    failed = [c for c in cells if states[c.folder.run_id] == FAILED]
+    busy = [c for c in cells if states[c.folder.run_id] == BUSY]
     for c in busy:
         print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
     for c in failed:
@@ -203,13 +205,14 @@ def cmd_exec(args: argparse.Namespace) -> int:
     import torch
 
     from bench.execute import execute
+    from bench.states import BUSY, DONE
     from bench.store import RunFolder
     from bench.sweep import EXIT_BUSY
 
     if args.threads:
         torch.set_num_threads(args.threads)
     state = execute(RunFolder(args.folder), force=args.force)
-    return {"done": 0, "busy": EXIT_BUSY}.get(state, 1)
+    return {DONE: 0, BUSY: EXIT_BUSY}.get(state, 1)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.frame import with_variants
+from bench.states import DONE
 
 UNIT = "%"
 DIGITS = 1  # as `table` shows them
@@ -16,7 +17,7 @@ def summary_table(df: pd.DataFrame) -> str:
     """A title line naming the unit, then rows: method, or "method [variant]" where a method has several
     configurations; columns: (task · metric, pair ratio); cells 'mean ± std (n)' in percent over done
     runs."""
-    done = df[df["state"] == "done"]
+    done = df[df["state"] == DONE]
     if done.empty:
         return "(no finished runs)"
     done = with_variants(done)

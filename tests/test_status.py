@@ -2,6 +2,7 @@
 `RunFolder.state()` agree on it, and `status` stays cheap (no torch, no submitit, no cluster code in
 bench/status.py)."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -182,3 +183,43 @@ def test_status_imports_neither_torch_nor_submitit_nor_the_registered_code(tmp_p
         m for m in modules if m.split(".")[0] in ("torch", "torchvision", "submitit", "methods", "tasks")
     }
     assert not heavy, sorted(heavy)[:10]
+
+
+NOT_A_STATE = "# not a run state"
+
+
+def state_literals(source: str) -> list[int]:
+    """The lines of `source` with a string literal that is a run state's name (states.ALL, or busy), unless
+    the line says the word is something else (NOT_A_STATE: a message, a call's ending, optuna's word)."""
+    words = {*states.ALL, states.BUSY}
+    lines = source.splitlines()
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant)
+        and node.value in words
+        and NOT_A_STATE not in lines[node.lineno - 1]
+    )
+
+
+def test_every_reader_and_writer_names_the_states_through_bench_states():
+    """No module of bench/, methods/ or tasks/ but bench/states.py spells a state: a renamed or new state
+    is then one edit, and a misspelt one an import error instead of a comparison that is never true."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for top in ("bench", "methods", "tasks")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        if path != ROOT / "bench" / "states.py"
+        for line in state_literals(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
+
+
+def test_a_spelt_state_is_found_and_a_marked_word_is_not():
+    source = (
+        'x = df[df["state"] == "done"]\n'
+        'y = {"busy": 1}\n'
+        'print("interrupted")  # not a run state: a message\n'
+        "z = states.DONE\n"
+    )
+    assert state_literals(source) == [1, 2]

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.states import DONE
 from bench.suggest import closest
 
 IDENTITY = ("method", "task", "pair_ratio", "split_seed", "seed")
@@ -96,7 +97,7 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         raise BenchError("the results table has no runs (tuning trials, val_fraction > 0, are left out)")
     df = df.reset_index(drop=True)
-    keys = pd.DataFrame({"done": df["state"].eq("done").to_numpy()}, index=df.index)
+    keys = pd.DataFrame({"is_done": df["state"].eq(DONE).to_numpy()}, index=df.index)
     if "finished_at" in df.columns:
         keys["finished"] = pd.to_datetime(df["finished_at"], errors="coerce", utc=True)
     order = keys.sort_values(list(keys.columns), kind="stable", na_position="first").index

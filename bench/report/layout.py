@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.report.frame import metric_columns, primary_metric
+from bench.states import DONE
 from bench.suggest import closest
 
 
@@ -48,7 +49,7 @@ def columns_for(runs, tasks, metric, ratios, kind, shown) -> tuple[list[Column],
     cols, notes = [], []
     for task in tasks:
         of_task = runs[runs["task"] == task]
-        done = of_task[of_task["state"] == "done"]
+        done = of_task[of_task["state"] == DONE]
         task_ratios = sorted(
             float(r) for r in of_task["pair_ratio"].unique() if ratios is None or r in ratios
         )

@@ -27,6 +27,7 @@ from bench.report.ablation import ablation_rows
 from bench.report.frame import in_order, prepare, primary_metric, row_label, variant_rows
 from bench.report.layout import pick
 from bench.report.names import names
+from bench.states import DONE
 
 KINDS = ("ratio", "ablation", "cost")
 
@@ -107,7 +108,7 @@ def _seaborn():
 
 def _long(runs, tasks, methods, metric, shown) -> pd.DataFrame:
     """Done runs with a value: task, method label, pair_ratio, value (%), cost columns, and the cell's n."""
-    done = runs[(runs["state"] == "done") & runs["task"].isin(tasks) & runs["method"].isin(methods)]
+    done = runs[(runs["state"] == DONE) & runs["task"].isin(tasks) & runs["method"].isin(methods)]
     parts = []
     for task in tasks:
         m = metric or primary_metric(runs, task)

@@ -38,6 +38,7 @@ from bench.report.frame import IDENTITY, in_order, prepare, reference_names, row
 from bench.report.layout import Column, columns_for, pick
 from bench.report.names import names
 from bench.report.stats import SIGN_FLIP, T_TEST, PairedTest, ci_half, holm, paired_test, summarize
+from bench.states import DONE
 
 SPREADS = ("std", "ci")
 
@@ -172,7 +173,7 @@ def build(
     rules of this module."""
     if spread not in SPREADS:
         raise BenchError(f"spread must be one of {', '.join(SPREADS)}, not {spread!r}")
-    done = runs[runs["state"] == "done"]
+    done = runs[runs["state"] == DONE]
     scale = 100.0 if percent else 1.0
     by_cell = _by_cell(done, columns)
     rows_of = variant_rows(runs, [m for m in dict.fromkeys([*methods, baseline, delta_from]) if m])
@@ -336,7 +337,7 @@ def _legend(
     keys = {(c.task, c.pair_ratio) for c in columns}
     in_cols = np.array([k in keys for k in zip(runs["task"], runs["pair_ratio"], strict=True)], dtype=bool)
     scope = runs[runs["method"].isin(methods) & in_cols]
-    pending = scope.loc[scope["state"] != "done", "state"].value_counts()
+    pending = scope.loc[scope["state"] != DONE, "state"].value_counts()
     if len(pending):
         out.append("Runs not finished: " + ", ".join(f"{n} {s}" for s, n in sorted(pending.items())) + ".")
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import atomic
 from bench.errors import BenchError
+from bench.states import DONE, PENDING
 from bench.study.file import Study, load_study, report_dir
 from bench.study.plan import Plan, plan, tune_configs
 from bench.study.tuning import check, counts, left, seconds
@@ -57,7 +58,7 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     started, tic = now(), time.perf_counter()
     trials = study.tuning.trials if configs else 0
     work = any(not_done(results, before)) or any(left(cfg, trials) for cfg in configs)
-    ending = "interrupted"
+    ending = "interrupted"  # not a run state: how this call ended
     try:
         if configs:
             jobs = 1 if args.cluster == "debug" else args.jobs or min(os.cpu_count() or 1, len(configs))
@@ -89,7 +90,7 @@ def not_done(results: Path, p: Plan) -> list[bool]:
     from bench.store import Store
 
     store = Store(results)
-    return [store.folder(c.spec.run_id()).state() != "done" for c in p.cells]
+    return [store.folder(c.spec.run_id()).state() != DONE for c in p.cells]
 
 
 def command_of(args: argparse.Namespace) -> str:
@@ -206,11 +207,11 @@ def status_lines(results: Path, p: Plan) -> dict[str, str]:
         folder = folders[run_id]
         known = folder.file("spec.json").is_file()
         state = cell_status(folder, jobs.get(run_id)) if known else None
-        states[run_id] = state.state if state else "pending"
-        if states[run_id] == "pending":
+        states[run_id] = state.state if state else PENDING
+        if states[run_id] == PENDING:
             what = f"{cell.spec.method} ({setting}) on {cell.spec.task}"
             pending[what] = pending.get(what, 0) + 1
-        elif states[run_id] != "done":
+        elif states[run_id] != DONE:
             print(format_line(folder, state, setting))
     for what, n in pending.items():
         print(f"pending     {n} cell(s) of {what}")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from bench import atomic
 from bench.errors import BenchError
+from bench.states import DONE
 from bench.study.file import Study, report_dir
 from bench.study.plan import StudyCell
 
@@ -127,9 +128,7 @@ def failed(runs: pd.DataFrame) -> list[str]:
     from bench.store import RunFolder
 
     lines = []
-    for _, r in (
-        runs[runs["state"] != "done"].sort_values(["task", "method", "pair_ratio", "seed"]).iterrows()
-    ):
+    for _, r in runs[runs["state"] != DONE].sort_values(["task", "method", "pair_ratio", "seed"]).iterrows():
         folder = RunFolder(Path(r["run_dir"]))
         status = cell_status(folder, None)
         why = f": {status.reason} (log: {status.log})" if status.reason else ""
@@ -141,7 +140,7 @@ def timing(runs: pd.DataFrame) -> list[str]:
     """Summed run time of the done cells per task, and per task and method."""
     if "wall_s" not in runs.columns:
         return ["no cell has finished"]
-    done = runs[runs["state"] == "done"]
+    done = runs[runs["state"] == DONE]
     lines = [
         f"{t}: {len(g)} cells, {g['wall_s'].sum():.0f} s of runs in all" for t, g in done.groupby("task")
     ]

@@ -46,7 +46,7 @@ def left(cfg, trials: int) -> int:
     n = counts(cfg)
     if n.get("fail", 0) >= trials:
         return 0
-    return max(0, trials - n.get("complete", 0) - n.get("pruned", 0))
+    return max(0, trials - n.get("complete", 0) - n.get("pruned", 0))  # not a run state: optuna's
 
 
 def check(study, configs: list) -> None:
