@@ -250,3 +250,73 @@ def test_fenced_code_is_not_scanned_and_references_may_wrap(tmp_path):
     )
     problems = check_markdown(readme, root=tmp_path)
     assert [(p.where, p.reference) for p in problems] == [("README.md:2", "bench/gone.py")]
+
+
+CODE_MAP = re.compile(r"^## The code\n+```\n(.*?)\n```", re.S | re.M)
+
+
+def code_map(readme: str) -> tuple[set[str], set[str]]:
+    """The file names (`x.py`) and folder names (`x/`) that the README's code map ("## The code") names."""
+    block = CODE_MAP.search(readme)
+    assert block, "README.md has no code map (a fenced block right under '## The code')"
+    text = block.group(1)
+    return set(re.findall(r"\b([\w]+\.py)\b", text)), set(re.findall(r"(?<![\w./])(\w+)/", text))
+
+
+def unmapped(root: Path, entry_modules: set[str]) -> list[str]:
+    """What the code map of root/README.md leaves out or names wrongly: each module and folder of bench/
+    and bench/engine/, and each module of methods/ and tasks/ that is not a method's or task's own (its
+    entry's module or package, listed by `bench list`), must be named; each named file must exist."""
+    files, folders = code_map((root / "README.md").read_text(encoding="utf-8"))
+    wanted = [p for d in ("bench", "bench/engine") for p in (root / d).glob("*.py")]
+    wanted += [
+        p
+        for d in ("methods", "tasks")
+        for p in (root / d).glob("*.py")
+        if f"{d}.{p.stem}" not in entry_modules
+    ]
+    problems = [
+        f"{p.relative_to(root)} is not in the code map"
+        for p in sorted(wanted)
+        if p.stem not in ("__init__", "__main__") and p.name not in files
+    ]
+    packages = [
+        p
+        for d in ("bench", "methods", "tasks")
+        for p in (root / d).iterdir()
+        if (p / "__init__.py").is_file()
+    ]
+    problems += [
+        f"{p.relative_to(root)}/ is not in the code map" for p in sorted(packages) if p.name not in folders
+    ]
+    existing = {p.name for d in (*CODE_DIRS, "tests") for p in (root / d).rglob("*.py")}
+    problems += [f"the code map names {name}, which is no file" for name in sorted(files - existing)]
+    return problems
+
+
+def test_the_code_map_names_every_module_of_the_harness_and_nothing_that_is_gone():
+    from bench import registry
+
+    entries = [*registry.methods().entries.values(), *registry.tasks().entries.values()]
+    own = {".".join(e.cls.__module__.split(".")[:2]) for e in entries}  # a task package counts whole
+    problems = unmapped(ROOT, own)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_module_left_out_of_the_code_map_and_a_name_that_is_gone_are_caught(tmp_path):
+    for name in ("bench/cli.py", "bench/new.py", "bench/engine/train.py", "bench/tune/__init__.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    for name in ("methods/base.py", "methods/_helper.py", "methods/mine.py", "tasks/base.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "README.md").write_text(
+        "# x\n\n## The code\n\n```\nbench/\n  cli.py gone.py\n  engine/\n    train.py\n"
+        "methods/ base.py\ntasks/ base.py\n```\n"
+    )
+    assert unmapped(tmp_path, {"methods.mine"}) == [
+        "bench/new.py is not in the code map",
+        "methods/_helper.py is not in the code map",
+        "bench/tune/ is not in the code map",
+        "the code map names gone.py, which is no file",
+    ]
