@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from bench import registry
 from bench.engine.fit import fit_data, frozen_features
 from bench.engine.split import Split
 from bench.store import Store
@@ -111,7 +112,14 @@ def test_frozen_features_are_the_towers_in_eval_mode_and_the_pools_are_looked_up
     torch.testing.assert_close(data.unpaired_rows("b", torch.tensor([5])), tower(pool[[5]]).detach())
 
 
-@pytest.mark.parametrize("name", ["asif", "cca"])
+CLOSED_FORM = [n for n in registry.methods().names() if registry.methods().get(n).cls.closed_form]
+
+
+def test_the_closed_form_methods_are_found():
+    assert CLOSED_FORM  # the test below runs on each of them
+
+
+@pytest.mark.parametrize("name", CLOSED_FORM)
 def test_a_closed_form_run_fits_once_writes_no_checkpoint_and_reruns_to_the_same_numbers(results, name):
     store = Store(results)
     s = spec(name, 0.1)

@@ -1,6 +1,6 @@
 """Properties every registered method has, checked over the registry (as benchopt's solver tests):
 a new method file is tested here with no edit. Its own formula gets a test of its own. A closed-form
-method (no terms, no step) is held to what applies to it: it runs on synthetic and protein, fits, and
+method (no terms, no step) is held to what applies to it: it runs on synthetic and the default task, fits, and
 reports its fit as its cost."""
 
 import math
@@ -10,6 +10,7 @@ import torch
 from method_batches import create, make_batch
 
 from bench import registry
+from bench.cli import DEFAULT_TASK
 from bench.spec import RunSpec
 from bench.store import Store
 from methods.base import EMBEDDINGS
@@ -145,11 +146,11 @@ def test_a_method_reads_only_the_embeddings_it_declares(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_on_protein(results, name):
-    """Every method on the protein task's offline smoke data (r = 0.1): done, finite metrics."""
-    entry = registry.tasks().get("protein")
+def test_runs_on_the_default_task(results, name):
+    """Every method on the default task's offline smoke data (r = 0.1): done, finite metrics."""
+    entry = registry.tasks().get(DEFAULT_TASK)
     hp = entry.resolve({k: str(v) for k, v in entry.cls.smoke_params.items()})
-    s = RunSpec(name, "protein", 0.1, 0, 0, registry.methods().get(name).resolve({}), hp)
+    s = RunSpec(name, DEFAULT_TASK, 0.1, 0, 0, registry.methods().get(name).resolve({}), hp)
     store = Store(results)
     assert run(store, [s]) == {s.run_id(): "done"}
     metrics = store.folder(s.run_id()).metrics()

@@ -18,7 +18,20 @@ from bench.store import Store
 from tasks.base import take
 
 TASKS = registry.tasks().names()
-PAIRED_METHOD = "gentle_clip"  # trains on the pairs (its CLIP term) and asks the task for views too
+# what the one cell asks of its task: paired and unpaired rows, and both modalities' views
+ASKS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b"})
+
+
+def _method_asking_everything() -> str:
+    """The first registered method that trains by steps and whose defaults embed everything in ASKS."""
+    for name in registry.methods().names():
+        entry = registry.methods().get(name)
+        if not entry.cls.fits and entry.create(entry.resolve({})).embeddings() >= ASKS:
+            return name
+    raise AssertionError("no registered method trains on pairs, unpaired rows and views")
+
+
+PAIRED_METHOD = _method_asking_everything()
 
 
 def _values(name: str, **extra) -> dict:
@@ -32,6 +45,16 @@ def _rows(encoder, x) -> torch.Tensor:
     encoder.eval()
     with torch.no_grad():
         return encoder(x)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_declares_how_the_tables_show_it(name):
+    entry = registry.tasks().get(name)
+    about = entry.describe()
+    assert about["label"] and about["label"] != name, f"{name} declares no display label"
+    assert isinstance(about["order"], float | int)
+    assert about["module"] == entry.cls.__module__ and about["module"].startswith("tasks.")
+    assert about["primary_metric"] == entry.cls.primary_metric
 
 
 @pytest.mark.parametrize("name", TASKS)
