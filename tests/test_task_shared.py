@@ -1,4 +1,4 @@
-"""The helpers the tasks share (tasks/_shared.py) and bench/engine/device.py."""
+"""The helpers the tasks share (tasks/_shared.py, tasks/_frozen.py) and bench/engine/device.py."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from bench.engine.device import default_device
+from tasks._frozen import unit_features
 from tasks._shared import MLPTower, embed_pool, model_device, two_rows
 
 
@@ -66,6 +67,19 @@ def test_embed_pool_passes_each_batch_through_the_transform_first():
         ("transform", [4, 5]),
         ("fn", [-4, -5]),
     ]
+
+
+def test_unit_features_are_the_towers_rows_normalised_in_half_precision_views_first():
+    torch.manual_seed(0)
+    tower, x = nn.Linear(3, 4), torch.randn(5, 3)
+    pool = Pool(x)
+    with torch.no_grad():
+        out = unit_features(tower, pool, torch.device("cpu"), 2, "rows", view=lambda b: b + 1)
+        want = nn.functional.normalize(tower(x + 1), dim=-1)
+    assert pool.asked == [[0, 1], [2, 3], [4]]
+    assert out.dtype == torch.float16 and out.device == torch.device("cpu")
+    torch.testing.assert_close(out.float(), want, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(out.float().norm(dim=-1), torch.ones(5), atol=1e-3, rtol=0)
 
 
 def test_mlp_tower_layers_and_row_zero_of_a_3d_input():

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from bench import cache
 from bench.engine.device import default_device
 from tasks import _openclip
-from tasks._shared import embed_pool
+from tasks._frozen import unit_features
 from tasks.rs import data, inputs
 from tasks.rs.images import augment
 
@@ -29,13 +29,8 @@ VIEW_SEED = 20_000
 def _encode(
     tower: nn.Module, items: Any, device: torch.device, desc: str, view: Callable | None = None
 ) -> Tensor:
-    """Unit features (half precision, CPU) of every row of `items` (a Tensor or a pool), BATCH rows at a
-    time, each batch first through `view` where given."""
-
-    def unit(x: Tensor) -> Tensor:
-        return nn.functional.normalize(tower(x).float(), dim=-1).half()
-
-    return embed_pool(unit, items, device, BATCH, transform=view, desc=desc)
+    """tasks/_frozen.py `unit_features`, BATCH rows at a time."""
+    return unit_features(tower, items, device, BATCH, desc, view)
 
 
 def build(p: dict[str, Any]) -> dict[str, Tensor]:

@@ -1,4 +1,4 @@
-"""vl: natural image (A) ↔ caption (B), general vision-language alignment.
+"""vl: natural image (A) ↔ caption (B), general vision-language alignment (docs/tasks.md, "vl").
 
 Data (sources.py): Fashion-MNIST from Debian with captions from templates of the class name (the
 default, offline), Karpathy's split of Flickr30k or COCO (local:DIR, hf:), or generated class patterns

@@ -30,7 +30,7 @@ from bench import cache, shards
 from bench.engine.device import default_device
 from bench.engine.loader import view_generator
 from tasks import _openclip, contamination
-from tasks._shared import embed_pool
+from tasks._frozen import unit_features
 from tasks.rs import lazy
 from tasks.rs.data import image_digest
 from tasks.vl import sources, templates
@@ -178,12 +178,8 @@ def finetune(p: dict[str, Any], raw: Raw, tokenize, size: int) -> dict[str, Any]
 
 
 def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None) -> Tensor:
-    """Unit features (half precision, CPU) of every row of `items`, each batch through `view` if given."""
-
-    def unit(x: Tensor) -> Tensor:
-        return nn.functional.normalize(tower(x).float(), dim=-1).half()
-
-    return embed_pool(unit, items, device, BATCH, transform=view, desc=desc)
+    """tasks/_frozen.py `unit_features`, BATCH rows at a time."""
+    return unit_features(tower, items, device, BATCH, desc, view)
 
 
 class _Rows:
@@ -203,7 +199,7 @@ def _views_of(p: dict[str, Any], k: int, first: int):
     """The transform of view k of the batches of train images from row `first` on: each batch's SimCLR
     views drawn from a generator of its own (seeded by view_seed, k and the batch's first row), so that
     the features do not depend on how the rows are cut into shards."""
-    starts = itertools.count(first, BATCH)  # embed_pool takes its batches of BATCH rows in order
+    starts = itertools.count(first, BATCH)  # unit_features takes its batches of BATCH rows in order
 
     def view(x: Tensor) -> Tensor:
         return augment_batch(x, view_generator(VIEW_SEED + p["view_seed"], next(starts), f"vl-frozen-{k}"))
