@@ -256,6 +256,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    if args.threads < 0:
+        raise BenchError(f"--threads {args.threads}: give a number of torch threads, or 0 for torch's choice")
     if args.what == "train":
         return perf_train(args)
     if args.what == "sweep":
@@ -270,6 +272,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
     from bench.perf.losses import format_table, measure
 
     batches = tuple(parse_ints(args.batches, "--batches"))
+    if min(batches) < 2:
+        raise BenchError(f"--batches {args.batches}: give batch sizes of at least 2 rows")
     if max(batches) >= 1024:
         print("note: the plain reference needs about 10 GB at batch 1024", file=sys.stderr)
     records = measure(batches=batches, threads=args.threads or None)

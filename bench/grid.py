@@ -113,19 +113,21 @@ def _check_other_kind(reg: Registry, name: str, value: str, flag: str) -> None:
         )
 
 
-def check_seeds(seeds: list[int], split_seed: int) -> None:
+def check_seeds(
+    seeds: list[int], split_seed: int, flags: tuple[str, str] = ("--seeds", "--split-seed")
+) -> None:
     """Refuse a train seed unless it and the seeds the engine derives from it (`generator_seeds`) lie in
-    [0, 2^63), and a split seed unless it does."""
+    [0, 2^63), and a split seed unless it does; `flags` name the train and split seeds' flags."""
     from bench.engine.train import generator_seeds
 
     for seed in seeds:
         if not all(g in Interval.parse(SEEDS) for g in generator_seeds(seed)):
             raise BenchError(
-                f"--seeds {seed}: a train seed must be in [0, {TRAIN_SEED_END}): the engine seeds generators "
-                f"with it, 3·seed + 2 and 10000 + seed, each below 2^63"
+                f"{flags[0]} {seed}: a train seed must be in [0, {TRAIN_SEED_END}): the engine seeds "
+                f"generators with it and with 3·seed + 0, 1, 2, each below 2^63"
             )
     if split_seed not in Interval.parse(SEEDS):
-        raise BenchError(f"--split-seed {split_seed}: a split seed must be in {SEEDS} (a generator's seed)")
+        raise BenchError(f"{flags[1]} {split_seed}: a split seed must be in {SEEDS} (a generator's seed)")
 
 
 TRAIN_SEED_END = (2**63 - 3) // 3 + 1  # the first train seed s with 3·s + 2 ≥ 2^63

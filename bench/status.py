@@ -88,10 +88,11 @@ def distinctions(folders: list[RunFolder]) -> dict[str, str]:
     return out
 
 
-def format_line(folder: RunFolder, status: CellStatus, distinct: str = "") -> str:
-    """State, job id, run id and label (with `distinct`, what tells it from cells of the same label);
-    then, indented, the reason and the log to read, if any."""
-    line = f"{status.state:<11} {status.job_id or '-':<12} {folder.run_id}  {folder.spec().label()}"
+def format_line(folder: RunFolder, status: CellStatus, distinct: str = "", label: str | None = None) -> str:
+    """State, job id, run id and label (default: its spec.json's; with `distinct`, what tells it from cells
+    of the same label); then, indented, the reason and the log to read, if any."""
+    label = label or folder.spec().label()
+    line = f"{status.state:<11} {status.job_id or '-':<12} {folder.run_id}  {label}"
     if distinct:
         line += f" · {distinct}"
     if status.reason:

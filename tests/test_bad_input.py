@@ -15,6 +15,7 @@ FAST = {"steps": "5", "n_train": "200", "n_test": "50", "width": "16", "checkpoi
 TASK = [arg for k, v in FAST.items() for arg in ("--task-param", f"{k}={v}")]
 GRID = ["run", "--methods", "clip", "--tasks", "synthetic", "--results", "{R}", *TASK]
 BARE = ["run", "--methods", "clip", "--results", "{R}", "--tasks"]
+TUNE = ["tune", "--method", "clip", "--task", "synthetic", "--trials", "1"]
 
 # (argv with {R} the results folder holding finished runs and {E} an empty folder, the text the one line
 # must hold); every one of them exits with 2
@@ -48,6 +49,13 @@ CASES = [
     ([*GRID, "--methods", "gentle_clip", "--method-param", "w_sdd=nan"], "w_sdd=nan"),
     ([*GRID, "--task-param", "n_train=5", "--pair-ratio", "0.01"], "gives round(0.05) = 0 pairs"),
     ([*GRID, "--dry-run", "--task-param", "steps=-5"], "parameter steps=-5 is outside its valid range"),
+    # the parameters and rules of the closed-form methods, the variants and the vl task
+    ([*GRID, "--methods", "asif", "--method-param", "temperature=0.1"], "unknown parameter 'temperature'"),
+    ([*GRID, "--methods", "sotalign", "--method-param", "dim=8"], "unknown parameter 'dim' for method sotal"),
+    ([*GRID, "--methods", "gentle_clip_released", "--method-param", "w_sdd=0.3"], "fixes w_sdd=0.7"),
+    ([*BARE, "vl", "--task-param", "captions_per_image=0"], "captions_per_image=0 is outside its valid"),
+    ([*BARE, "vl", "--task-param", "mode=frozen"], "task vl: encoder=cnn starts from random weights"),
+    ([*BARE, "vl", "--task-param", "source=synthetic:3", "--pair-ratio", "0.1"], "round(0.3) = 0 pairs"),
     # the flags of `run`
     ([*GRID, "--jobs", "0"], "--jobs 0: give a positive number of cells to run at once"),
     ([*GRID, "--profile", "x.yaml"], "--profile needs --cluster slurm, local or debug"),
@@ -107,10 +115,21 @@ CASES = [
         "--storage nosuchdb://x: no database kind 'nosuchdb'",
     ),
     (["tune", "--method", "nosuch", "--task", "synthetic", "--trials", "1"], "unknown method 'nosuch'"),
+    ([*TUNE, "--seed", "-1"], "--seed -1: a train seed must be in [0, "),
+    (
+        [*TUNE, "--pair-ratio", "0.01", "--task-param", "n_train=5", "--results", "{R}"],
+        "r = 0.01 of 4 train items gives round(0.04) = 0 pairs",
+    ),
+    (
+        [*TUNE, "--task-param", "amp=fp16", "--task-param", "device=cpu", "--results", "{R}"],
+        "task synthetic: amp=fp16 needs CUDA",
+    ),
     (["tune", "--method", "clip", "--task", "synthetic"], "give a positive number of trials"),
     (["tune", "--show", "--study", "nosuch", "--results", "{R}"], "no study 'nosuch' under {R}/studies"),
     # benchmarks
     (["perf", "losses", "--batches", "x"], "--batches: 'x' is not an integer"),
+    (["perf", "losses", "--batches", "64,0"], "--batches 64,0: give batch sizes of at least 2 rows"),
+    (["perf", "train", "--threads", "-1"], "--threads -1: give a number of torch threads, or 0"),
 ]
 
 

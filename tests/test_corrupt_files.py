@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 import bench.execute
 from bench.cli import main
@@ -15,7 +16,7 @@ from bench.commands import print_outcome
 from bench.store import Store
 from bench.sweep import plan, run_cells
 
-from conftest import fast_args
+from conftest import FAST, fast_args
 from helpers import spec
 
 GRID = ["--methods", "clip", "--tasks", "synthetic", "--pair-ratio", "0.1", "--seeds", "0,1", "--jobs", "1"]
@@ -87,6 +88,40 @@ def test_a_truncated_run_file_is_reported_counted_and_redone(results, capsys, na
         assert f"cannot read {path}: not valid JSON" in err and "written anew" in err
         assert starts(broken) == 1 and broken.status()["finished_at"]
     assert main(["status", "--results", str(results)]) == 0
+    out, err = capsys.readouterr()
+    assert "cannot be read" not in err and "2 cells: 2 done" in out
+
+
+def test_study_status_reports_unreadable_files_and_names_a_cell_by_the_study(results, tmp_path, capsys):
+    """`study status` reports each file that cannot be read as `status` does, and lists a failed cell whose
+    spec.json is cut short under the study's own label of it; `study run` then redoes the cells."""
+    study = tmp_path / "tiny.yaml"
+    grid = {
+        "tasks": {"synthetic": {"params": FAST}},
+        "methods": ["clip"],
+        "pair_ratios": [0.1],
+        "seeds": [0, 1],
+    }
+    study.write_text(yaml.safe_dump(grid))
+    argv = [str(study), "--results", str(results), "--jobs", "1"]
+    assert main(["study", "run", *argv]) == 0
+    first, second = Store(results).all_folders()
+    halve(first.file("status.json"))
+    second.write_status(state="failed", error="stopped by the test")
+    halve(second.file("spec.json"))
+    capsys.readouterr()
+
+    assert main(["study", "status", *argv[:3]]) == 0
+    out, err = capsys.readouterr()
+    assert f"cannot read {first.file('status.json')}: not valid JSON" in err
+    assert f"cannot read {second.file('spec.json')}: not valid JSON" in err
+    assert "2 of 2 runs have files that cannot be read" in err
+    assert f"{line('failed', second)}  clip · synthetic · r=0.1" in out and "stopped by the test" in out
+    assert "pending     1 cell(s) of clip (as given) on synthetic" in out
+
+    assert main(["study", "run", *argv]) == 0
+    capsys.readouterr()
+    assert main(["study", "status", *argv[:3]]) == 0
     out, err = capsys.readouterr()
     assert "cannot be read" not in err and "2 cells: 2 done" in out
 

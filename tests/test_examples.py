@@ -31,7 +31,10 @@ RUN_HERE = {"list", "collect", "status", "table", "plot", "report"}
 # what no test here runs: why, and the tests that run it (parsed above all the same)
 ELSEWHERE = {
     "tune": ("trials take minutes", ["tests/test_tune.py", "tests/test_tune_slurm.py"]),
-    "data": ("real data", ["tests/test_protein_pipeline.py", "tests/test_rs_data.py"]),
+    "data": (
+        "real data",
+        ["tests/test_protein_pipeline.py", "tests/test_rs_data.py", "tests/test_vl_task.py"],
+    ),
     "study": (
         "tuning and a grid: seconds for the smoke study, an hour for the paper's",
         ["tests/test_study.py"],

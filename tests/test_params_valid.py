@@ -90,6 +90,26 @@ CASES = [
         ["--methods", "s_clip", "--method-param", "sinkhorn_iters=0"],
         "method s_clip: parameter sinkhorn_iters=0",
     ),
+    (["--methods", "asif", "--method-param", "k=0"], "method asif: parameter k=0 is outside its valid range"),
+    (
+        ["--methods", "asif", "--method-param", "p=0"],
+        "method asif: parameter p=0.0 is outside its valid range",
+    ),
+    (["--methods", "cca", "--method-param", "dim=-1"], "method cca: parameter dim=-1 is outside"),
+    (
+        ["--methods", "cca", "--method-param", "ridge=1"],
+        "parameter ridge=1.0 is outside its valid range [0, 1)",
+    ),
+    (["--methods", "sotalign", "--method-param", "w_klot=-1"], "parameter w_klot=-1.0 is outside"),
+    (["--methods", "sotalign", "--method-param", "eps_student=0"], "parameter eps_student=0.0 is outside"),
+    (["--methods", "sotalign", "--method-param", "teacher_ridge=-0.1"], "teacher_ridge=-0.1 is outside"),
+    (["--tasks", "vl", "--task-param", "text_dropout=1"], "task vl: parameter text_dropout=1.0 is outside"),
+    (["--tasks", "vl", "--task-param", "view_seed=-1"], "task vl: parameter view_seed=-1 is outside"),
+    (
+        ["--tasks", "vl", "--task-param", "mode=frozen", "--task-param", "encoder=released"]
+        + ["--task-param", "n_views=1"],
+        "task vl: n_views must be at least 2 in frozen mode",
+    ),
 ]
 
 

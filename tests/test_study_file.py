@@ -65,6 +65,22 @@ BAD = [
     ),
     ({"report": {"spread": "sem"}}, "report.spread: unknown 'sem'; choose from std, ci", ""),
     ({"pair_ratios": None}, "pair_ratios: expected a non-empty list, got nothing", ""),
+    (
+        {"methods": {"clip": {"params": {"steps": 10}}}},
+        "methods.clip.params.steps: steps is a task parameter: put it under tasks.NAME.params",
+        "",
+    ),
+    ({"seeds": [0, 2**62]}, f"seeds[1]: {2**62} is not a train seed in [0, ", "3·seed + 2"),
+    (
+        {"tasks": {"synthetic": {"params": {"n_train": 5}}}, "tune": {"trials": 1, "pair_ratio": 0.01}},
+        "tune: clip · synthetic · r=0.01 · split 0 · seed 0: r = 0.01 of 4 train items gives",
+        "= 0 pairs",
+    ),
+    (
+        {"tune": {"trials": 1, "pair_ratio": 0.1, "seed": 2**62}},
+        f"tune.seed: {2**62} is not a train seed",
+        "",
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import registry
+from bench.cli import main
 from bench.errors import BenchError
 from bench.execute import execute
 from bench.spec import RunSpec
@@ -72,6 +73,13 @@ def test_a_cell_on_a_fashion_mnist_subset(tmp_path):
     folder = run_cell(tmp_path, source="debian:fashion-mnist:300", n_test=100, captions_per_image=5)
     check_metrics(folder)
     assert folder.status()["data"]["eval_sets"]["test"]["size"] == 100
+
+
+def test_the_data_command_prepares_the_data_and_prints_its_counts(capsys):
+    """`python -m bench data vl` (README), on generated images: N train images, max(10, N // 4) test ones."""
+    argv = ["data", "vl", *(a for k, v in SMALL.items() for a in ("--task-param", f"{k}={v}"))]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == ["n_train: 32", "n_test: 10", "test_overlap: 0"]
 
 
 def test_frozen_features_are_cached_and_hold_the_views(tmp_path):

@@ -12,6 +12,7 @@ import argparse
 import os
 import platform
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -200,7 +201,9 @@ def status_lines(results: Path, p: Plan) -> dict[str, str]:
 
     store = Store(results)
     folders = {c.spec.run_id(): store.folder(c.spec.run_id()) for c in p.cells}
-    jobs = views(f for f in folders.values() if f.file("spec.json").is_file())
+    made = [f for f in folders.values() if f.file("spec.json").is_file()]
+    report_unreadable(made)
+    jobs = views(made)
     states, pending = {}, {}
     for cell in p.cells:
         run_id, setting = cell.spec.run_id(), cell.setting or "as given"
@@ -212,7 +215,18 @@ def status_lines(results: Path, p: Plan) -> dict[str, str]:
             what = f"{cell.spec.method} ({setting}) on {cell.spec.task}"
             pending[what] = pending.get(what, 0) + 1
         elif states[run_id] != DONE:
-            print(format_line(folder, state, setting))
+            print(format_line(folder, state, setting, cell.spec.label()))
     for what, n in pending.items():
         print(f"pending     {n} cell(s) of {what}")
     return states
+
+
+def report_unreadable(folders: list) -> None:
+    """Each file of the study's run folders that cannot be read, on stderr as `status` reports it: one line
+    each, then a count."""
+    found = [err for f in folders for err in f.unreadable()]
+    for err in found:
+        print(err, file=sys.stderr)
+    broken = len({err.path.parent for err in found})
+    if broken:
+        print(f"{broken} of {len(folders)} runs have files that cannot be read", file=sys.stderr)

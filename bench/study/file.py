@@ -132,6 +132,17 @@ class Reader:
             raise self.fail(key, f"{value} is not a seed in {SEEDS}")
         return value
 
+    def train_seed(self, key: str, value: Any) -> int:
+        """A seed that also seeds the engine's derived generators (bench.grid.check_seeds)."""
+        from bench.grid import TRAIN_SEED_END
+
+        self.integer(key, value)
+        if value >= TRAIN_SEED_END:
+            raise self.fail(
+                key, f"{value} is not a train seed in [0, {TRAIN_SEED_END}) (3·seed + 2 must be below 2^63)"
+            )
+        return value
+
     def ratio(self, key: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise self.fail(key, f"expected a pair ratio in [0, 1], got {value!r}")
@@ -171,6 +182,12 @@ class Reader:
         for k, v in value.items():
             if isinstance(v, (dict, list)) or v is None:
                 raise self.fail(f"{key}.{k}", f"expected a single value, got {v!r}")
+        other = registry.tasks() if entry.kind == "method" else registry.methods()
+        for k in raw:
+            if k not in entry.params and any(k in other.get(n).params for n in other.names()):
+                raise self.fail(
+                    f"{key}.{k}", f"{k} is a {other.kind} parameter: put it under {other.kind}s.NAME.params"
+                )
         try:
             entry.resolve(raw)
         except BenchError as err:
@@ -193,7 +210,9 @@ def load_study(path: str | Path) -> Study:
     for key in ("tasks", "methods", "pair_ratios"):
         if key not in data:
             raise r.fail(key, "missing; a study names its tasks, methods and pair_ratios")
-    seeds = [r.seed(f"seeds[{i}]", s) for i, s in enumerate(r.seq("seeds", data.get("seeds", [0, 1, 2])))]
+    seeds = [
+        r.train_seed(f"seeds[{i}]", s) for i, s in enumerate(r.seq("seeds", data.get("seeds", [0, 1, 2])))
+    ]
     split = data.get("split_seeds", 0)
     pairs(r, "split_seeds", split, seeds)  # checked here even when every task gives its own
     description = data.get("description") or ""
@@ -247,7 +266,10 @@ def read_tasks(r: Reader, value: Any, seeds: list[int], split: Any) -> list[Task
     out = []
     for key, entry, given in each(r, registry.tasks(), value, TASK_KEYS):
         own = (
-            [r.seed(f"{key}.seeds[{i}]", s) for i, s in enumerate(r.seq(f"{key}.seeds", given["seeds"]))]
+            [
+                r.train_seed(f"{key}.seeds[{i}]", s)
+                for i, s in enumerate(r.seq(f"{key}.seeds", given["seeds"]))
+            ]
             if "seeds" in given
             else seeds
         )
@@ -295,7 +317,7 @@ def read_tuning(r: Reader, value: Any) -> Tuning | None:
         defaults=defaults,
         metric=metric,
         val_fraction=float(val),
-        seed=r.seed("tune.seed", given.get("seed", 0)),
+        seed=r.train_seed("tune.seed", given.get("seed", 0)),
         split_seed=r.seed("tune.split_seed", given.get("split_seed", 0)),
     )
 

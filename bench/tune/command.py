@@ -42,12 +42,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def check_studies(configs: list) -> None:
-    """Before any trial or file: each study's metric is one its task reports, a study of the same name has
-    the same setup, and a database given with --storage opens."""
-    from bench.tune.study import check_metric, storage
+    """Before any trial or file: each study's trial passes `run`'s checks (seeds, the task's rules, no empty
+    cell), its metric is one its task reports, a study of the same name has the same setup, and a database
+    given with --storage opens."""
+    from bench.tune.study import check_metric, check_trials, storage
 
     for cfg in configs:
         cfg.check_unchanged()
+        check_trials(cfg)
         check_metric(cfg)
     for url in dict.fromkeys(cfg.storage for cfg in configs if "://" in cfg.storage):
         storage(url)

@@ -162,6 +162,18 @@ def trial_spec(cfg: StudyConfig, values: dict[str, Any]) -> RunSpec:
     return RunSpec(cfg.method, cfg.task, cfg.pair_ratio, cfg.split_seed, cfg.seed, mparams, tparams)
 
 
+def check_trials(cfg: StudyConfig) -> None:
+    """Refuse before the first trial what `run` refuses of a grid before anything is written (bench/grid.py):
+    the seeds (--seed, --split-seed), the task's rules (Task.check) and a cell that would train on nothing it
+    was asked for, on the validation split of the study's trial with its searched parameters at their
+    defaults."""
+    from bench.grid import Grid, check_seeds, expand
+
+    check_seeds([cfg.seed], cfg.split_seed, ("--seed", "--split-seed"))
+    cell = ([cfg.method], [cfg.task], [cfg.pair_ratio], [cfg.seed], cfg.split_seed)
+    expand(Grid(*cell, method_params=cfg.method_params, task_params=cfg.task_params))
+
+
 def check_metric(cfg: StudyConfig) -> None:
     """Refuse an unknown --metric before the first trial. The task's primary metric is known, and so is the
     metric a study of this name began with; for any other, an untrained model of the study's first trial
