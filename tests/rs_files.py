@@ -102,8 +102,8 @@ def class_folders(root: Path, per_class: int = 2, base: int = 100) -> None:
 
 
 def arampacha_rsicd(root: Path, base: int = 1000) -> Path:
-    """hf:arampacha/rsicd: data/<split>-00000-of-00001.parquet (train, valid, test) and the
-    dataset_infos.json that names the splits (which `datasets` then uses)."""
+    """hf:arampacha/rsicd: data/<split>-00000-of-00001.parquet (train, valid, test), no README, and the
+    legacy dataset_infos.json that names the splits (which `datasets` then uses)."""
     uid = base
     for split, n in RSICD_SPLITS.items():
         rows = {"filename": [], "captions": [], "image": []}
@@ -115,17 +115,43 @@ def arampacha_rsicd(root: Path, base: int = 1000) -> Path:
         out = root / "data" / f"{split}-00000-of-00001.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         datasets.Dataset.from_dict(rows, features=CAPTION_FEATURES).to_parquet(out)
-    features = CAPTION_FEATURES.to_dict()
-    info = {
-        "features": features,
-        "builder_name": "json",
-        "config_name": "default",
-        "splits": {
-            s: {"name": s, "num_examples": n, "dataset_name": "rsicd"} for s, n in RSICD_SPLITS.items()
-        },
-    }
-    _write(root / "dataset_infos.json", json.dumps({"arampacha--rsicd": info}))
+    _write(root / "dataset_infos.json", json.dumps({"arampacha--rsicd": ARAMPACHA_INFO}))
     return root
+
+
+def _legacy_value() -> dict:
+    return {"dtype": "string", "id": None, "_type": "Value"}
+
+
+# hf:arampacha/rsicd's dataset_infos.json (revision 820466c) as the repository has it: the legacy
+# datasets 2.0 form (`Sequence` with length -1, `id` nulls, task_templates, version, checksums), the
+# split sizes scaled down to the fixture's.
+ARAMPACHA_INFO = {
+    "description": "",
+    "citation": "",
+    "homepage": "",
+    "license": "",
+    "features": {
+        "filename": _legacy_value(),
+        "captions": {"feature": _legacy_value(), "length": -1, "id": None, "_type": "Sequence"},
+        "image": {"decode": True, "id": None, "_type": "Image"},
+    },
+    "post_processed": None,
+    "supervised_keys": None,
+    "task_templates": None,
+    "builder_name": "json",
+    "config_name": "default",
+    "version": {"version_str": "0.0.0", "description": None, "major": 0, "minor": 0, "patch": 0},
+    "splits": {
+        s: {"name": s, "num_bytes": 1000.5 * n, "num_examples": n, "dataset_name": "rsicd"}
+        for s, n in RSICD_SPLITS.items()
+    },
+    "download_checksums": None,
+    "download_size": 52600,
+    "post_processing_size": None,
+    "dataset_size": 58322.5,
+    "size_in_bytes": 110922.5,
+}
 
 
 DANIEL_README = """---

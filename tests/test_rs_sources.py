@@ -1,6 +1,7 @@
 """rs sources: each default repository's real layout, as a local folder, read through `hf:/folder` with
 S-CLIP's split; split names and their aliases; the one-line errors of the layouts that cannot be read."""
 
+import hashlib
 import io
 import re
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 import rs_files
 
 from bench.errors import BenchError
-from tasks.rs import sources
+from tasks.rs import RemoteSensing, data, sources
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,61 @@ def test_a_table_without_the_needed_columns_names_them(tmp_path):
         sources.captions("rsicd", f"hf:{tmp_path}", "train")
     with pytest.raises(BenchError, match=r"^[^\n]*columns image, text; a class set needs .*label column"):
         sources.classes("aid", f"hf:{tmp_path}", "all")
+
+
+def lfs_pointers(folder: Path, suffix: str) -> Path:
+    """The files of `folder` ending with `suffix` replaced by git-lfs pointer files, as a clone of the
+    repository made without git-lfs has them."""
+    for path in folder.rglob(f"*{suffix}"):
+        content = path.read_bytes()
+        oid = hashlib.sha256(content).hexdigest()
+        path.write_text(
+            f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n"
+        )
+    return folder
+
+
+def test_a_clone_without_git_lfs_is_one_line_naming_the_set_and_the_fix(tmp_path, root):
+    """Pointer files instead of the parquet, the zips and the images: each read ends in one line that
+    names the set and says to fetch the real files, never a traceback."""
+    rsicd = lfs_pointers(rs_files.arampacha_rsicd(tmp_path / "rsicd"), ".parquet")
+    with pytest.raises(
+        BenchError, match=r"^task rs: rsicd \(hf:[^\n]*\): cannot read the table files of [^\n]*git lfs pull"
+    ):
+        sources.captions("rsicd", f"hf:{rsicd}", "val")
+    sydney = lfs_pointers(rs_files.sydney_captions(tmp_path / "sydney"), ".zip")
+    ucm = lfs_pointers(rs_files.torchgeo_ucmerced(tmp_path / "ucm_cls"), ".zip")
+    for read, name, folder, zip_name in (
+        (sources.captions, "sydney", sydney, "Sydney_captions.zip"),
+        (sources.classes, "ucm_cls", ucm, "UCMerced_LandUse.zip"),
+    ):
+        with pytest.raises(
+            BenchError,
+            match=rf"^task rs: {name} [^\n]*: {zip_name} is not a readable zip \(BadZipFile[^\n]*git lfs",
+        ):
+            read(name, f"hf:{folder}", "train" if name == "sydney" else "all")
+    rsscn7 = lfs_pointers(
+        rs_files.blanchon_image_folder(tmp_path / "rsscn7", rs_files.RSSCN7_CLASSES, 7000), ".jpg"
+    )
+    assert len(sources.classes("rsscn7", f"hf:{rsscn7}", "all").images) == 6  # names read; pixels are not
+    p = RemoteSensing(
+        datasets="rsicd", rsicd=f"hf:{root / 'rsicd'}", zero_shot="rsscn7", rsscn7=f"hf:{rsscn7}"
+    ).p
+    with pytest.raises(
+        BenchError, match=r"^task rs: rsscn7: image 1 of its all split cannot be decoded \([^\n]*git lfs pull"
+    ):
+        data.read(p)
+
+
+def test_a_dataset_json_without_karpathy_fields_is_one_line(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "1.tif").write_bytes(rs_files.image(9300, "TIFF"))
+    for text, reason in (("{}", "KeyError: 'images'"), ("not json", "JSONDecodeError")):
+        (tmp_path / "dataset.json").write_text(text)
+        with pytest.raises(
+            BenchError, match=rf"^[^\n]*dataset.json is not a Karpathy dataset.json \({reason}[^\n]*sentences"
+        ):
+            sources.captions("ucm", f"hf:{tmp_path}", "train")
 
 
 def test_a_missing_folder_and_a_malformed_source_are_one_line(tmp_path):

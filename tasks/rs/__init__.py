@@ -1,7 +1,8 @@
 """rs: remote sensing image (A) ↔ caption (B), the S-CLIP benchmark (docs/tasks.md, "rs").
 
 Train pool RS-ALL (the train splits of RSICD, UCM-Captions, Sydney-Captions); retrieval on their
-test splits over all five captions; zero-shot on RSICD-CLS, UCM-CLS, WHU-RS19, RSSCN7 and AID.
+evaluation splits (S-CLIP's `val`, `splits` to change) over all five captions; zero-shot on RSICD-CLS,
+UCM-CLS, WHU-RS19, RSSCN7 and AID.
 Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
 `finetune` (end to end on raw pixels). Data: sources.py and data.py (`source=synthetic[:N]`:
 generated scenes that need no download, synthetic.py); inputs of both modes: inputs.py and
@@ -24,7 +25,7 @@ from tasks.rs import data, features, inputs, sources, synthetic, towers
 from tasks.rs.evaluate import evaluate, evaluate_items
 from tasks.rs.images import image_caption_views
 
-SOURCE_HELP = "hf:<repo>, local:DIR or synthetic[:N]"
+SOURCE_HELP = "hf:<owner>/<name>, hf:/path/to/folder, local:DIR or synthetic[:N]"
 
 
 def _split_rules(text: str) -> list[tuple[bool, str]]:
@@ -60,7 +61,8 @@ class RemoteSensing(Task):
         **{d: Param(s, f"caption set {d}: {SOURCE_HELP}") for d, s in sources.CAPTION_SETS.items()},
         **{z: Param(s, f"zero-shot set {z}: {SOURCE_HELP}") for z, s in sources.ZS_SETS.items()},
         "datasets": Param(
-            "rsicd,ucm,sydney", "caption sets: their train splits pool (RS-ALL), test splits rank"
+            "rsicd,ucm,sydney",
+            "caption sets: their train splits pool (RS-ALL), their evaluation splits (splits) rank",
         ),
         "zero_shot": Param("rsicd_cls,ucm_cls,whu_rs19,rsscn7,aid", "zero-shot sets (comma list, or none)"),
         "splits": Param(

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from bench.errors import BenchError
 from tasks import contamination
 from tasks.rs import lazy, sources
 from tasks.rs.sources import CaptionSplit, ClassSet
@@ -76,11 +77,11 @@ def read(p: dict[str, Any]) -> Raw:
     train = CaptionSplit(lazy.concat(t.images for t in trains), [c for t in trains for c in t.captions])
     tests = {d: sources.captions(d, source_of(p, d), chosen[d]) for d in sets}
     zs = {z: sources.classes(z, source_of(p, z), chosen[z]) for z in names(p["zero_shot"])}
-    seen = {image_digest(i) for i in train.images}
+    seen = {d for name, t in zip(sets, trains, strict=True) for d in digests_of(name, t.images, "train")}
     about = {}
     for group in (tests, zs):
         for name, items in group.items():
-            digests = [image_digest(i) for i in items.images]
+            digests = digests_of(name, items.images, chosen[name])
             keep = contamination.guard("rs", name, digests, seen, p["contamination"])
             about[name] = {
                 "source": source_of(p, name),
@@ -100,6 +101,22 @@ def _subset(items: CaptionSplit | ClassSet, keep: list[int]) -> CaptionSplit | C
     if isinstance(items, CaptionSplit):
         return CaptionSplit(lazy.take(items.images, keep), [items.captions[i] for i in keep])
     return ClassSet(lazy.take(items.images, keep), [items.labels[i] for i in keep], items.classes)
+
+
+def digests_of(name: str, images, split: str) -> list[str]:
+    """The content hashes of a split's images; one line naming the dataset and the item when an image
+    cannot be decoded (a corrupt file, or a git-lfs pointer in a clone without git-lfs)."""
+    out = []
+    for k in range(len(images)):
+        try:
+            out.append(image_digest(images[k]))
+        except (OSError, SyntaxError, ValueError) as exc:  # what PIL raises on bytes it cannot decode
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
+            raise BenchError(
+                f"task rs: {name}: image {k + 1} of its {split} split cannot be decoded ({why}); give the "
+                "dataset's real image files (a git clone needs `git lfs pull`)"
+            ) from None
+    return out
 
 
 def image_digest(data: bytes) -> str:

@@ -25,6 +25,10 @@ TABLE_SUFFIXES = {".parquet", ".arrow"}
 CAPTION_COLUMNS = ("captions", "sentences")
 LABEL_COLUMNS = ("label", "labels", "class", "category", "land_cover")
 ALIASES = {"valid": "val", "validation": "val"}
+UNREADABLE_HINT = (
+    "give the repository's real files (a git clone without git-lfs holds pointer files: run "
+    "`git lfs pull`, or give hf:<owner>/<name> to download it)"
+)
 
 
 @dataclass
@@ -54,12 +58,18 @@ class Where:
 class Files:
     """The files of a zip or a folder by relative POSIX path (hidden ones and macOS residue aside)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, where: Where | None = None):
         self.path = path
         if path.is_dir():
             found = (f.relative_to(path).as_posix() for f in path.rglob("*") if f.is_file())
         else:
-            self.zip = zipfile.ZipFile(path)
+            try:
+                self.zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise BenchError(
+                    f"{where or 'task rs'}: {path.name} is not a readable zip ({_reason(exc)}); "
+                    f"{UNREADABLE_HINT}"
+                ) from None
             found = (n for n in self.zip.namelist() if not n.endswith("/"))
         hidden = (".", "__MACOSX")
         self.names = sorted(n for n in found if not any(p.startswith(hidden) for p in n.split("/")))
@@ -94,13 +104,13 @@ def pick(split: str, available: list[str], where: Where) -> str:
 def captions(folder: Path, split: str, where: Where) -> CaptionSplit:
     """The (image, captions) items of one split of the caption set in `folder`."""
     if _tables(folder):
-        return _table_captions(_load(folder), split, where)
-    files = _karpathy_files(folder)
+        return _table_captions(_load(folder, where), split, where)
+    files = _karpathy_files(folder, where)
     if files is not None:
         return _karpathy(files, split, where)
     zips = sorted(folder.glob("*.zip"))
     if zips:
-        raise _unexpected_zip(Files(zips[0]), where)
+        raise _unexpected_zip(Files(zips[0], where), where)
     raise BenchError(
         f"{where}: {folder} holds no table files and no Karpathy dataset.json; "
         "give a folder laid out like the hub repository"
@@ -110,9 +120,9 @@ def captions(folder: Path, split: str, where: Where) -> CaptionSplit:
 def classes(folder: Path, split: str, where: Where) -> ClassSet:
     """The labelled images of split `split` (`all`: every image) of the class set in `folder`."""
     if _tables(folder):
-        return _table_classes(_load(folder), split, where)
+        return _table_classes(_load(folder, where), split, where)
     zips = sorted(folder.glob("*.zip"))
-    files = Files(zips[0]) if zips else Files(folder)
+    files = Files(zips[0], where) if zips else Files(folder)
     root = _zip_class_root(files, where) if zips else _folder_class_root(files, where)
     lists = {**_split_lists(Files(folder)), **_split_lists(files)} if zips else _split_lists(files)
     return _class_folders(files, root, lists, split, where)
@@ -123,10 +133,21 @@ def _tables(folder: Path) -> bool:
     return any(PurePosixPath(n).suffix in TABLE_SUFFIXES for n in Files(folder).names)
 
 
-def _load(folder: Path):
+def _load(folder: Path, where: Where):
+    """Every split of the table files in `folder`; one line when `datasets` cannot read them."""
     import datasets
 
-    return datasets.load_dataset(str(folder))
+    try:
+        return datasets.load_dataset(str(folder))
+    except Exception as exc:  # a corrupt file, a git-lfs pointer, mixed schemas: one line
+        raise BenchError(
+            f"{where}: cannot read the table files of {folder} ({_reason(exc)}); {UNREADABLE_HINT}"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception, as a message's reason."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
 
 def _image_column(table, where: Where) -> str:
@@ -185,10 +206,10 @@ def _table_classes(found, split: str, where: Where) -> ClassSet:
     return ClassSet(images, [index[v] for v in values], classes)
 
 
-def _karpathy_files(folder: Path) -> Files | None:
+def _karpathy_files(folder: Path, where: Where) -> Files | None:
     """The files (a zip of `folder`, or the folder) that hold a `dataset.json`, if any do."""
     for path in [*sorted(folder.glob("*.zip")), folder]:
-        files = Files(path)
+        files = Files(path, where)
         if any(PurePosixPath(n).name == "dataset.json" for n in files.names):
             return files
     return None
@@ -196,14 +217,18 @@ def _karpathy_files(folder: Path) -> Files | None:
 
 def _karpathy(files: Files, split: str, where: Where) -> CaptionSplit:
     index = next(n for n in files.names if PurePosixPath(n).name == "dataset.json")
-    entries = json.loads(files.read(index))["images"]
-    chosen = pick(split, sorted({e["split"] for e in entries}), where)
+    try:
+        entries = json.loads(files.read(index))["images"]
+        chosen = pick(split, sorted({e["split"] for e in entries}), where)
+        items = [e for e in entries if e["split"] == chosen]
+        names, texts = [e["filename"] for e in items], [[s["raw"] for s in e["sentences"]] for e in items]
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not Karpathy's fields
+        raise BenchError(
+            f"{where}: {index} is not a Karpathy dataset.json ({_reason(exc)}); it needs images[] with "
+            "filename, split and sentences[].raw"
+        ) from None
     members = files.images()
-    items = [e for e in entries if e["split"] == chosen]
-    return CaptionSplit(
-        files.lazy([_member(e["filename"], members, where) for e in items]),
-        [[s["raw"] for s in e["sentences"]] for e in items],
-    )
+    return CaptionSplit(files.lazy([_member(n, members, where) for n in names]), texts)
 
 
 def _member(filename: str, members: list[str], where: Where) -> str:
