@@ -66,6 +66,8 @@ def launch(specs: list, args: argparse.Namespace) -> int:
         for line in launcher.describe(specs) if launcher else []:
             print(line)
         return 0
+    if launcher is None:
+        check_local_device(specs)
     store.ensure_writable()
     missing = {} if launcher else prepare_data(store, specs, args.force)
     specs = [s for s in specs if task_key(s) not in missing]
@@ -108,6 +110,28 @@ def report_missing(missing: dict[str, str], ran: bool) -> int:
     if missing and ran:
         print(f"the other tasks ran; {len(missing)} task setting(s) left out for their data", file=sys.stderr)
     return 2 if missing else 0
+
+
+def check_local_device(specs: list) -> None:
+    """Cells to run on this machine that need a GPU (`device=cuda`, or `amp=fp16` on `device=auto`) when
+    torch sees none here: refused, one line, before anything is written (a dry run plans them, and on a
+    cluster the job's node decides)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    for spec in specs:
+        p = spec.task_params
+        if p.get("device") == "cuda":
+            raise BenchError(
+                f"task {spec.task}: device=cuda but torch sees no GPU on this machine; use device=auto or "
+                "device=cpu, or --cluster with a profile that asks for GPUs"
+            )
+        if p.get("amp") == "fp16" and p.get("device") == "auto":
+            raise BenchError(
+                f"task {spec.task}: amp=fp16 needs a GPU (its grad scaler) and torch sees none on this "
+                "machine; use amp=bf16 or amp=none, or --cluster with a profile that asks for GPUs"
+            )
 
 
 def check_cluster_flags(args: argparse.Namespace) -> None:

@@ -66,3 +66,24 @@ def test_a_stopping_callback_ends_the_run_pruned_and_resumable(results):
     assert execute(cell.folder) == "done"
     assert "resumed from the checkpoint at step 40" in cell.folder.file("log.txt").read_text()
     assert cell.folder.metrics() == whole.folder.metrics()
+
+
+def test_a_run_whose_steps_come_from_loader_workers_resumes_to_the_in_process_numbers(results):
+    """Steps made by 2 loader worker processes, which draw batches ahead of training (gentle_clip reads
+    the rows of all three index streams and both views): stopped at step 50, resumed from the checkpoint
+    at step 30, the run ends with the metrics and history of an uninterrupted run whose steps were made
+    in this process (num_workers=0)."""
+    (alone,) = plan(Store(results / "a"), [spec("gentle_clip", eval_every="25", num_workers="0")])
+    assert execute(alone.folder) == "done"
+    (broken,) = plan(Store(results / "b"), [spec("gentle_clip", eval_every="25", num_workers="2")])
+
+    def stop_at_50(step, metrics):
+        if step == 50:
+            raise Stop
+
+    assert execute(broken.folder, on_eval=stop_at_50) == "failed"
+    assert execute(broken.folder) == "done"
+    assert "resumed from the checkpoint at step 40" in broken.folder.file("log.txt").read_text()
+    assert broken.folder.metrics() == alone.folder.metrics()
+    history = broken.folder.file("history.json").read_text()
+    assert history == alone.folder.file("history.json").read_text()
