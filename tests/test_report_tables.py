@@ -120,11 +120,38 @@ def test_markdown_numbers_marks_and_ranks(results):
     assert lines[-len(make_table(results).notes) :][0].startswith("Mean ± sample std over seeds")
 
 
+def test_a_task_with_fewer_seeds_is_full_at_its_own_count(results):
+    """A study may run 3 seeds on one task and 2 on another: each task's cells are full at its own count
+    (ranked, no †), in one table and in the ablation-style table across both tasks."""
+    rows = [
+        run(m, 0.01, s, v, task="other")
+        for (m, r), vals in VALUES.items()
+        if r == 0.01
+        for s, v in enumerate(vals[:2])
+        if m != "hard"
+    ]
+    both = pd.concat([results, pd.DataFrame(rows)], ignore_index=True)
+    table = make_table(both)
+    by_task = {c.task: full for c, full in zip(table.columns, table.n_expected, strict=True)}
+    assert by_task == {"toy": 3, "other": 2}
+    ours = next(r for r in table.rows if r.name == "ours")
+    other = next(j for j, c in enumerate(table.columns) if c.task == "other")
+    assert ours.cells[other].complete and ours.cells[other].rank == 1
+    md = render(table, "md")
+    assert "a full cell has the seeds of its task: 2 on Other task, 3 on Toy." in md
+    assert "| Ours | **21.0 ± 1.4** | **22.0 ± 2.0**\\* | **36.0 ± 1.0**\\* |" in md
+    assert "†k: only k of the task's seeds finished; not ranked." in md  # Hard on Toy: 2 of 3
+    csv = render(table, "csv").splitlines()
+    assert any(
+        line.startswith("ours,Ours,False,other,0.01,a2b_r1,") and ",2,2,True,1," in line for line in csv
+    )
+
+
 def test_table_model_keeps_n_p_and_run_folders(results):
     table = make_table(results)
     ours = next(r for r in table.rows if r.name == "ours")
     hard = next(r for r in table.rows if r.name == "hard")
-    assert table.n_expected == 3
+    assert table.n_expected == (3, 3)
     assert ours.cells[0].p == pytest.approx(4 * 0.0027435, abs=1e-5)
     assert ours.cells[1].p == pytest.approx(3 * 0.0130725, abs=1e-5) and ours.cells[1].significant
     assert math.isnan(hard.cells[0].p) and not hard.cells[0].significant  # 2 pairs: no test
@@ -400,6 +427,7 @@ def test_two_variants_of_a_cell_are_two_labelled_rows_never_one_cell():
     md = render(table, "md")
     assert "| Base (steps=10) | 11.0 ± 1.0 |" in md and "| Ours (steps=50) | **42.0 ± 2.0**\\* |" in md
     assert "has a row per variant, labelled by what differs" in md
+    assert "A row with a variant in brackets is tested against the Base row of the same variant." in md
 
 
 def test_where_picks_one_variant_and_bad_keys_or_values_are_one_line_errors():

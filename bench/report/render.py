@@ -84,12 +84,12 @@ def to_csv(table: Table) -> str:
         + ["complete", "rank", "p_holm", "significant", "delta", "runs", "ci95", "variant"]
     )
     for row in table.rows:
-        for col, c in zip(table.columns, row.cells, strict=True):
+        for col, c, full in zip(table.columns, row.cells, table.n_expected, strict=True):
             nums = ["" if math.isnan(x) else repr(float(x)) for x in (c.mean, c.std)]
             extra = ["" if math.isnan(x) else repr(float(x)) for x in (c.p, c.delta, c.ci)]
             w.writerow(
                 [row.name, row.label, row.reference, col.task, col.pair_ratio, col.metric, *nums, c.n]
-                + [table.n_expected, c.complete, c.rank, extra[0], c.significant, extra[1], ";".join(c.runs)]
+                + [full, c.complete, c.rank, extra[0], c.significant, extra[1], ";".join(c.runs)]
                 + [extra[2], row.variant]
             )
     return out.getvalue()

@@ -6,8 +6,9 @@ Rules (they hold for every output format):
   is their number. A method with several such configurations in a cell has one row per variant, labelled
   by the parameters that differ ("CLIP (steps=10)"). The cell shows the mean ± the sample std (spread
   "std") or ± the half-width of the 95 % Student t confidence interval of the mean (spread "ci").
-- `n_expected` is the largest `n` of any method cell in the table. A cell with fewer runs is incomplete:
-  it is shown with its own n (†n) and takes no part in the ranking; a cell with none is missing (—).
+- `n_expected` of a column is the largest `n` of any method cell of its task in the table (tasks may run
+  different numbers of seeds). A cell with fewer runs is incomplete: it is shown with its own n (†n) and
+  takes no part in the ranking; a cell with none is missing (—).
 - Best (rank 1, bold) and second best (rank 2, underline) are ranked per column among complete cells
   only, on the means as displayed (rounded), so that equal shown numbers share a rank; a column needs two
   complete cells to be ranked. All metrics are higher-is-better.
@@ -87,7 +88,7 @@ class Table:
     title: str
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
-    n_expected: int
+    n_expected: tuple[int, ...]  # per column: the full number of seeds of its task
     digits: int
     notes: tuple[str, ...]
     spread: str = "std"
@@ -179,7 +180,7 @@ def build(
     rows_of = variant_rows(runs, [m for m in dict.fromkeys([*methods, baseline, delta_from]) if m])
     keys = [k for k in rows_of if k[0] in methods]
     grid = {k: [_seed_values(by_cell, k, c, scale) for c in columns] for k in rows_of}
-    n_expected = max((len(v) for k in keys for v in grid[k]), default=0)
+    n_expected = _expected(grid, keys, columns)
     stats = {k: [summarize([v for v, _ in vals.values()]) for vals in grid[k]] for k in grid}
     base_of = {k: _counterpart(k, rows_of, baseline) for k in keys if baseline and k[0] != baseline}
     tests: dict[tuple, PairedTest] = {}
@@ -191,7 +192,7 @@ def build(
                 tests[(k, j)] = paired_test(_values(grid[k][j]), _values(grid[b][j]))
     order = list(tests)
     adjusted = dict(zip(order, holm([tests[t].p for t in order]), strict=True))
-    ranks = [_ranks([stats[k][j] for k in keys], n_expected, digits) for j in range(len(columns))]
+    ranks = [_ranks([stats[k][j] for k in keys], n_expected[j], digits) for j in range(len(columns))]
     rows = []
     for i, k in enumerate(keys):
         m, variant = k
@@ -207,7 +208,7 @@ def build(
                     mean,
                     std,
                     n,
-                    complete=n == n_expected and n > 0,
+                    complete=n == n_expected[j] and n > 0,
                     rank=ranks[j][i],
                     p=p,
                     significant=p < alpha,
@@ -224,6 +225,19 @@ def build(
         runs, columns, methods, rows, n_expected, shown, baseline, delta_from, tests, alpha, spread
     )
     return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes), spread)
+
+
+def _expected(grid: dict, keys: Sequence[tuple[str, str]], columns: Sequence[Column]) -> tuple[int, ...]:
+    """Per column, the largest number of seeds of any method cell of the column's task."""
+    of_task: dict[str, int] = {}
+    for j, col in enumerate(columns):
+        n = max((len(grid[k][j]) for k in keys), default=0)
+        of_task[col.task] = max(of_task.get(col.task, 0), n)
+    return tuple(of_task[col.task] for col in columns)
+
+
+def _has_variants(rows: Sequence[Row], method: str | None) -> bool:
+    return sum(r.name == method for r in rows) > 1
 
 
 def _counterpart(row: tuple[str, str], rows_of: Sequence[tuple[str, str]], method: str | None):
@@ -299,7 +313,12 @@ def _legend(
         )
     else:
         what = "Mean ± sample std over seeds"
-    out = [f"{what}; a full cell has {n_expected} seed(s)."]
+    full = dict(zip((c.task for c in columns), n_expected, strict=True))
+    if len(set(full.values())) <= 1:
+        out = [f"{what}; a full cell has {max(full.values(), default=0)} seed(s)."]
+    else:
+        each = ", ".join(f"{n} on {shown.get(t, t)}" for t, n in full.items())
+        out = [f"{what}; a full cell has the seeds of its task: {each}."]
     if any(r.variant for r in rows):
         out.append(
             "A method run with several parameter sets (or code versions) in one cell has a row per "
@@ -319,6 +338,10 @@ def _legend(
             f"*: differs from {name} on the same column ({how} over {n_text} (split seed, seed) pairs, "
             f"Holm-corrected over the {len(made)} test(s) of this table, p < {alpha:g})."
         )
+        if _has_variants(rows, baseline):
+            out.append(
+                f"A row with a variant in brackets is tested against the {name} row of the same variant."
+            )
     reasons: dict[str, int] = {}
     for t in tests.values():
         if math.isnan(t.p):
@@ -328,8 +351,12 @@ def _legend(
         out.append(f"No test against {name} in {scope} (no mark): {reason}.")
     if delta_from:
         out.append(f"(±x): change from {shown.get(delta_from, delta_from)} in the same units.")
-    if any(0 < c.n < n_expected for c in method_cells):
-        out.append(f"†k: only k of {n_expected} seeds finished; not ranked.")
+        if _has_variants(rows, delta_from):
+            out[-1] = out[-1][:-1] + ", its row of the same variant."
+    method_rows = [r for r in rows if not r.reference]
+    if any(0 < c.n < e for r in method_rows for c, e in zip(r.cells, n_expected, strict=True)):
+        seeds = f"{max(full.values())}" if len(set(full.values())) == 1 else "the task's"
+        out.append(f"†k: only k of {seeds} seeds finished; not ranked.")
     if any(c.n == 0 for c in method_cells):
         out.append("—: no finished run.")
     if any(r.reference for r in rows):
