@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 
 from bench.errors import BenchError
@@ -178,3 +179,22 @@ def test_plot_mistakes():
         plot(df, "pie")
     with pytest.raises(BenchError, match="no metric"):
         plot(df, "ratio", metric="zs_top1")
+
+
+def test_a_long_legend_is_laid_out_in_columns_inside_the_figure(tmp_path):
+    """A study's 25 method rows once ran off the bottom of a 3.8-inch figure: the legend is split into
+    columns, and every entry is drawn inside the saved figure."""
+    many = {f"m{i:02d}": (f"Method {i:02d}", float(i), None) for i in range(25)}
+    ENTRIES.update(many)
+    try:
+        fig = plot(sweep(list(many), [0.1, 0.5], seeds=1), "ratio", out=tmp_path / "r.png")
+    finally:
+        for k in many:
+            del ENTRIES[k]
+    legend = fig.legends[0]
+    assert len(legend.get_texts()) == 25 and legend._ncols == 3
+    FigureCanvasAgg(fig).draw()
+    box = fig.bbox
+    for text in legend.get_texts():
+        e = text.get_window_extent(fig.canvas.get_renderer())
+        assert box.y0 <= e.y0 and e.y1 <= box.y1 and box.x0 <= e.x0 and e.x1 <= box.x1, text.get_text()

@@ -30,6 +30,8 @@ from bench.report.names import names
 from bench.states import DONE
 
 KINDS = ("ratio", "ablation", "cost")
+LEGEND_ROWS = 12  # legend entries per column
+LEGEND_ROW_IN = 0.3  # the height of a legend entry, in inches
 
 
 def plot(
@@ -66,7 +68,10 @@ def plot(
         raise BenchError(f"nothing to plot: no done run of the chosen tasks and methods has {what}")
     tasks = [t for t in tasks if t in set(data["task"])]
     sns, Figure = _seaborn()
-    fig = Figure(figsize=(4.8 * len(tasks) + 2.4, 3.8), layout="constrained")
+    entries = len(set(data["method"]))  # a long legend goes into columns and a taller figure, never cut off
+    columns = math.ceil(entries / LEGEND_ROWS)
+    height = max(3.8, LEGEND_ROW_IN * math.ceil(entries / columns) + 0.6)
+    fig = Figure(figsize=(4.8 * len(tasks) + 2.4 * columns, height), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
     order = [row_label(shown.get(m, m), v) for m, v in variant_rows(runs, methods)]
     every = [
@@ -80,7 +85,7 @@ def plot(
         extra = draw(sns, ax, data[data["task"] == task], order, palette, cost) or extra
         ax.set_title(shown.get(task, task))
     handles = [_key(kind, palette[label], label) for label in order if label in set(data["method"])]
-    fig.legend(handles=handles + extra, loc="outside right upper", frameon=False)
+    fig.legend(handles=handles + extra, loc="outside right upper", frameon=False, ncols=columns)
     if out is not None:
         fmt, formats = Path(out).suffix.lstrip(".").lower(), fig.canvas.get_supported_filetypes()
         if fmt not in formats:
