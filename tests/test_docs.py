@@ -95,9 +95,12 @@ def python_prose(source: str) -> list[tuple[int, str]]:
     return out
 
 
-def check_text(text: str, where: str, first_line: int = 1, root: Path = ROOT) -> list[Problem]:
+def check_text(
+    text: str, where: str, first_line: int = 1, root: Path = ROOT, here: Path | None = None
+) -> list[Problem]:
     """Every problem with the docs references, repository paths and Markdown file names of `text`,
-    which starts at line `first_line` of the file `where`."""
+    which starts at line `first_line` of the file `where`. A path is looked up from the repository root,
+    and also from the folder `here` (a Markdown file's own folder, against which its links resolve)."""
     problems = []
 
     def problem(m: re.Match, reference: str, reason: str) -> None:
@@ -116,7 +119,7 @@ def check_text(text: str, where: str, first_line: int = 1, root: Path = ROOT) ->
         path = m.group(1).rstrip(".")
         if any(c in path for c in "*{<$") or DOCS_REF.fullmatch(path):
             continue  # a placeholder or glob; or a docs file, checked above
-        if not (root / path).exists():
+        if not (root / path).exists() and not (here is not None and (here / path).exists()):
             problem(m, path, "no such file or folder in the repository")
     for m in BARE_MD.finditer(text):
         name = m.group(1)
@@ -134,7 +137,7 @@ def check_markdown(path: Path, root: Path = ROOT) -> list[Problem]:
             first = first or number
             para.append(line)
         elif para:
-            problems += check_text("\n".join(para), rel, first, root)
+            problems += check_text("\n".join(para), rel, first, root, here=path.parent)
             para, first = [], 0
     return problems
 
@@ -250,6 +253,17 @@ def test_fenced_code_is_not_scanned_and_references_may_wrap(tmp_path):
     )
     problems = check_markdown(readme, root=tmp_path)
     assert [(p.where, p.reference) for p in problems] == [("README.md:2", "bench/gone.py")]
+
+
+def test_a_link_in_a_docs_page_resolves_from_the_page_s_folder(tmp_path):
+    """docs/results.md shows results/ratio.png, which is docs/results/ratio.png: a Markdown link resolves
+    against its file's folder; a path found in neither place is still caught."""
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "ratio.png").write_bytes(b"")
+    page = tmp_path / "docs" / "results.md"
+    page.write_text("# R\n\n![ratio](results/ratio.png) and ![cost](results/cost.png)\n")
+    problems = check_markdown(page, root=tmp_path)
+    assert [(p.where, p.reference) for p in problems] == [("docs/results.md:3", "results/cost.png")]
 
 
 CODE_MAP = re.compile(r"^## The code\n+```\n(.*?)\n```", re.S | re.M)
