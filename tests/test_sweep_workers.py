@@ -49,6 +49,27 @@ def wait_for(condition, what: str, timeout: float = 120.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def process_report(pids: list[int], folders: list) -> str:
+    """What a wait for stopped workers found, for its failure message: each process's state, kernel wait
+    channel, parent and signal masks, and each cell's state and the end of its worker output."""
+    lines = []
+    for pid in pids:
+        proc = Path(f"/proc/{pid}")
+        try:
+            status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+            wchan = (proc / "wchan").read_text()
+        except FileNotFoundError:
+            lines.append(f"pid {pid}: gone")
+            continue
+        fields = ("State", "PPid", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", "Threads")
+        lines.append(f"pid {pid}: wchan {wchan} " + ", ".join(f"{k} {status[k].strip()}" for k in fields))
+    for folder in folders:
+        out = folder.file("worker.txt")
+        tail = out.read_text()[-1500:] if out.is_file() else "(no worker.txt)"
+        lines.append(f"{folder.path.name}: {folder.status().get('state')}; worker.txt ends:\n{tail}")
+    return "\n".join(lines)
+
+
 def running_pid(folder) -> int | None:
     status = folder.status()
     return status.get("pid") if status.get("state") == "running" else None
@@ -168,7 +189,10 @@ def test_stopping_the_sweep_stops_its_workers(results, sig):
         else:
             sweep.send_signal(sig)
         sweep.wait(timeout=60)
-        wait_for(lambda: not any(alive(p) for p in workers), "the workers to stop", timeout=30)
+        try:
+            wait_for(lambda: not any(alive(p) for p in workers), "the workers to stop", timeout=60)
+        except AssertionError as err:  # seen once in CI (SIGKILL): say what the workers were doing
+            raise AssertionError(f"{err}\n{process_report(workers, folders())}") from None
     finally:
         for pid in workers:
             if alive(pid):
