@@ -65,7 +65,9 @@ def test_inputs_keep_every_caption(tmp_path):
     from tasks.rs import RemoteSensing, inputs
 
     root = rs_files.build(tmp_path)
-    p = RemoteSensing(source=f"local:{root}", encoder="rs-tiny", pretrained="none").p
+    p = RemoteSensing(
+        source=f"local:{root}", datasets="rsicd,ucm,sydney", encoder="rs-tiny", pretrained="none"
+    ).p
     _, tokenize, size, _, _ = _openclip.build("rs-tiny", "none", "rs")
     raw = data.read(p)
     x = inputs.model_inputs(raw, tokenize, size, p)
@@ -118,7 +120,7 @@ def test_synthetic_sets_and_splits_differ_but_repeat_exactly():
 def test_source_synthetic_feeds_every_dataset_through_the_readers():
     from tasks.rs import RemoteSensing
 
-    p = RemoteSensing(source="synthetic:12", zero_shot="aid,rsscn7").p
+    p = RemoteSensing(source="synthetic:12", datasets="rsicd,ucm,sydney", zero_shot="aid,rsscn7").p
     raw = data.read(p)
     assert len(raw.train.images) == 36 and set(raw.tests) == {"rsicd", "ucm", "sydney"}
     assert all(len(t.images) == 3 for t in raw.tests.values()) and set(raw.zero_shot) == {"aid", "rsscn7"}
@@ -165,7 +167,7 @@ def test_check_accepts_one_view_when_fine_tuning():
 def test_the_fingerprint_of_generated_data_follows_the_generator_code(tmp_path, monkeypatch):
     from tasks.rs import RemoteSensing, synthetic
 
-    p = RemoteSensing(source="synthetic:8", zero_shot="aid").p
+    p = RemoteSensing(source="synthetic:8", datasets="rsicd,ucm,sydney", zero_shot="aid").p
     before = data.fingerprint(p)
     assert set(before) == {"rsicd", "ucm", "sydney", "aid"} and before == data.fingerprint(p)
     edited = tmp_path / "synthetic.py"

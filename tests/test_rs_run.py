@@ -15,6 +15,7 @@ def test_every_method_runs_to_a_collected_table(tmp_path, results, mode):
     root = rs_files.build(tmp_path / "rs")
     params = {
         "source": f"local:{root}",
+        "datasets": "rsicd,ucm,sydney",
         "encoder": "rs-tiny",
         "pretrained": "none",
         "mode": mode,
@@ -46,7 +47,10 @@ def test_every_default_source_in_its_real_layout_runs_a_cell_through_hf_folders(
     runs, scored on S-CLIP's splits, each evaluation set recorded with its split and size."""
     root = rs_files.build(tmp_path / "rs")
     params = {name: f"hf:{root / name}" for name in ("rsicd", "ucm", "sydney", *ZS)}
-    params.update(encoder="rs-tiny", pretrained="none", steps="2", batch_size="8", checkpoint_every="0")
+    params.update(
+        datasets="rsicd,ucm,sydney", encoder="rs-tiny", pretrained="none", steps="2", batch_size="8"
+    )
+    params.update(checkpoint_every="0")
     extra = [arg for k, v in params.items() for arg in ("--task-param", f"{k}={v}")]
     args = ["run", "--methods", "clip", "--tasks", "rs", "--pair-ratio", "0.5", "--seeds", "0"]
     assert main([*args, "--results", str(results), *extra]) == 0

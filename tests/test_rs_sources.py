@@ -33,6 +33,14 @@ SCLIP = {
 }
 
 
+def test_every_set_the_task_uses_by_default_has_a_default_source():
+    """A default rs run with internet needs no source of its own: ucm (no hub copy) is left out of the
+    default caption sets, and every default caption and zero-shot set names its hub repository."""
+    p = {k: v.default for k, v in RemoteSensing.params.items()}
+    used = [*p["datasets"].split(","), *p["zero_shot"].split(",")]
+    assert "ucm" not in used and all(p[name].startswith("hf:") for name in used), used
+
+
 @pytest.mark.parametrize("name", list(SCLIP))
 def test_each_default_layout_reads_through_hf_folder_with_the_sclip_split(root, name):
     n, classes = SCLIP[name]

@@ -1,6 +1,7 @@
 """rs: remote sensing image (A) ↔ caption (B), the S-CLIP benchmark (docs/tasks.md, "rs").
 
-Train pool RS-ALL (the train splits of RSICD, UCM-Captions, Sydney-Captions); retrieval on their
+Train pool: the train splits of the caption sets (default RSICD and Sydney-Captions; S-CLIP's RS-ALL
+adds UCM-Captions, which has no hub copy: `datasets=rsicd,ucm,sydney`); retrieval on their
 evaluation splits (S-CLIP's `val`, `splits` to change) over all five captions; zero-shot on RSICD-CLS,
 UCM-CLS, WHU-RS19, RSSCN7 and AID.
 Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
@@ -61,8 +62,9 @@ class RemoteSensing(Task):
         **{d: Param(s, f"caption set {d}: {SOURCE_HELP}") for d, s in sources.CAPTION_SETS.items()},
         **{z: Param(s, f"zero-shot set {z}: {SOURCE_HELP}") for z, s in sources.ZS_SETS.items()},
         "datasets": Param(
-            "rsicd,ucm,sydney",
-            "caption sets: their train splits pool (RS-ALL), their evaluation splits (splits) rank",
+            "rsicd,sydney",
+            "caption sets: their train splits pool, their evaluation splits (splits) rank; S-CLIP's RS-ALL "
+            "adds ucm, which has no hub copy: datasets=rsicd,ucm,sydney with ucm=local:DIR or hf:/folder",
         ),
         "zero_shot": Param("rsicd_cls,ucm_cls,whu_rs19,rsscn7,aid", "zero-shot sets (comma list, or none)"),
         "splits": Param(
