@@ -314,7 +314,8 @@ def _legend(
     else:
         what = "Mean ± sample std over seeds"
     full = dict(zip((c.task for c in columns), n_expected, strict=True))
-    if len(set(full.values())) <= 1:
+    uniform = len(set(full.values())) <= 1
+    if uniform:
         out = [f"{what}; a full cell has {max(full.values(), default=0)} seed(s)."]
     else:
         each = ", ".join(f"{n} on {shown.get(t, t)}" for t, n in full.items())
@@ -350,12 +351,10 @@ def _legend(
         scope = "any cell" if not made else f"{count} cell(s)"
         out.append(f"No test against {name} in {scope} (no mark): {reason}.")
     if delta_from:
-        out.append(f"(±x): change from {shown.get(delta_from, delta_from)} in the same units.")
-        if _has_variants(rows, delta_from):
-            out[-1] = out[-1][:-1] + ", its row of the same variant."
-    method_rows = [r for r in rows if not r.reference]
-    if any(0 < c.n < e for r in method_rows for c, e in zip(r.cells, n_expected, strict=True)):
-        seeds = f"{max(full.values())}" if len(set(full.values())) == 1 else "the task's"
+        same = ", its row of the same variant" if _has_variants(rows, delta_from) else ""
+        out.append(f"(±x): change from {shown.get(delta_from, delta_from)} in the same units{same}.")
+    if any(c.n > 0 and not c.complete for c in method_cells):
+        seeds = f"{max(full.values())}" if uniform else "the task's"
         out.append(f"†k: only k of {seeds} seeds finished; not ranked.")
     if any(c.n == 0 for c in method_cells):
         out.append("—: no finished run.")
