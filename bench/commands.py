@@ -61,6 +61,8 @@ def launch(specs: list, args: argparse.Namespace) -> int:
 
         launcher = Launcher.prepare(args.cluster, args.profile, args.cluster_param, specs)
     store = Store(results_root(args.results))
+    if launcher is None:
+        check_limits(store, specs, args)
     if args.dry_run:
         print_grid(store, specs)
         for line in launcher.describe(specs) if launcher else []:
@@ -110,6 +112,31 @@ def report_missing(missing: dict[str, str], ran: bool) -> int:
     if missing and ran:
         print(f"the other tasks ran; {len(missing)} task setting(s) left out for their data", file=sys.stderr)
     return 2 if missing else 0
+
+
+def check_limits(store, specs: list, args: argparse.Namespace) -> None:
+    """--jobs and --nproc against what this machine takes at once (bench/limits.py), with the memory a worker
+    takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
+    import torch
+
+    from bench.limits import check_gpus, check_processes, worker_mb
+    from bench.store import CorruptFile, or_empty
+
+    names, peaks = {s.task for s in specs}, []
+    for folder in store.all_folders():
+        try:
+            if folder.spec().task in names:
+                peaks.append(or_empty(folder.status).get("cost", {}).get("peak_mem_mb"))
+        except CorruptFile:
+            continue
+    per_worker = worker_mb(peaks)
+    if args.nproc > 1:
+        check_processes(args.nproc, f"--nproc {args.nproc}", per_worker)
+        on_cuda = torch.cuda.is_available() and any(s.task_params.get("device") != "cpu" for s in specs)
+        if on_cuda:
+            check_gpus(args.nproc, torch.cuda.device_count())
+    if args.jobs is not None and args.jobs > 1:
+        check_processes(min(args.jobs, len(specs)), f"--jobs {args.jobs}", per_worker)
 
 
 def check_local_device(specs: list) -> None:

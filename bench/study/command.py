@@ -41,16 +41,22 @@ def cmd_study(args: argparse.Namespace) -> int:
 def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     from bench.commands import check_cluster_flags, launch
     from bench.execute import now
+    from bench.limits import check_processes
     from bench.store import Store
+    from bench.study.check import check_presets, check_report_metric
     from bench.study.report import write_report
     from bench.study.tuning import tune_all
 
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
+    if args.cluster == "none" and args.jobs is not None and args.jobs > 1:
+        check_processes(args.jobs, f"--jobs {args.jobs}")
+    check_presets(study, results)
     configs = tune_configs(study, results)
     check(study, configs)
     before = plan(study, results)  # every cell that can be planned yet is checked before anything runs
+    check_report_metric(study, results)
     if args.cluster != "none" and before.cells:
         from bench.cluster.launch import Launcher
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import atomic, registry
 from bench.errors import BenchError
+from bench.limits import check_processes
 from bench.params import parse_assignments
 from bench.spec import ROOT
 
@@ -31,6 +32,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise BenchError(f"--workers {args.workers}: give 1, or more with --cluster local or slurm")
     if args.cluster != "slurm" and (args.profile or args.cluster_param):
         raise BenchError("--profile and --cluster-param need --cluster slurm")
+    if args.cluster == "local" and args.workers > 1:
+        check_processes(args.workers, f"--workers {args.workers}")
     configs = [study_config(args, m, results, len(methods) > 1) for m in methods]
     check_studies(configs)
     Store(results).ensure_writable()
