@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from bench.clihelp import explain
@@ -265,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        from bench.faults import fault_line, is_fault
+
+        if not is_fault(err):
+            raise
+        print(f"error: {fault_line(err)}", file=sys.stderr)
+        return 1 if err.errno in (errno.ENOSPC, errno.EDQUOT) else 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)  # not a run state: what Ctrl-C prints
         return 130

@@ -70,25 +70,38 @@ def launch(specs: list, args: argparse.Namespace) -> int:
         return 0
     if launcher is None:
         check_local_device(specs)
+    made = [p for p in (store.root, store.runs) if not p.exists()]
     store.ensure_writable()
     missing = {} if launcher else prepare_data(store, specs, args.force)
     specs = [s for s in specs if task_key(s) not in missing]
-    if missing and not specs:  # nothing can run: the reasons, nothing written
+    if missing and not specs:  # nothing can run: the reasons, nothing written (the folders made go again)
+        for path in reversed(made):
+            path.rmdir()
         return report_missing(missing, ran=False)
     cells = plan(store, specs)
     if launcher:
         return run_on_cluster(launcher, store, cells, args)
     states = run_cells(cells, jobs=args.jobs, force=args.force, nproc=args.nproc)
-    code = print_outcome(
-        cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
-    )
+    code = print_outcome(cells, states, recorded_error)
     return report_missing(missing, ran=True) or code
+
+
+def recorded_error(cell) -> str:
+    """Why a cell of this machine failed, as its status.json says (or that it could not say: a full disk)."""
+    from bench.states import FAILED
+    from bench.store import or_empty
+
+    status = or_empty(cell.folder.status)
+    if status.get("state") != FAILED:
+        return "its failure could not be recorded in its folder (the line on stderr says why)"
+    return f"{status.get('error')} (log: {cell.folder.file('log.txt')})"
 
 
 def prepare_data(store, specs, force: bool) -> dict[str, str]:
     """Prepare each task's data once, here with its progress bars, before the cells that need it run;
     return task_key → the one-line reason for each task whose data could not be prepared (missing,
     unreadable, refused by the contamination guard): its cells are left out, the others run."""
+    from bench.faults import fault_line, is_fault
     from bench.spec import task_key
     from bench.states import DONE
     from bench.store import RunFolder
@@ -101,6 +114,10 @@ def prepare_data(store, specs, force: bool) -> dict[str, str]:
             registry.tasks().get(spec.task).create(spec.task_params).prepare()
         except BenchError as err:
             missing[key] = str(err)
+        except OSError as err:
+            if not is_fault(err):
+                raise
+            missing[key] = f"task {spec.task}: {fault_line(err)}"
     return missing
 
 
@@ -300,7 +317,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     df = collect(store)
     if df.empty:
         raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    parquet, csv = write_table(df, store.root)
+    try:
+        parquet, csv = write_table(df, store.root)
+    except OSError as err:  # nothing half-written: each file is written atomically
+        raise BenchError(
+            f"cannot write results.parquet and results.csv in {store.root} ({err.strerror}); make the folder "
+            "writable, or copy it to one that is (table, plot and report read it as it is)"
+        ) from None
     states = df["state"].value_counts().to_dict()
     print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.errors import BenchError
 
 FAST = {"steps": "5", "n_train": "200", "n_test": "50", "width": "16", "checkpoint_every": "0"}
 TASK = [arg for k, v in FAST.items() for arg in ("--task-param", f"{k}={v}")]
@@ -186,3 +187,128 @@ def test_a_truncated_status_file_is_named_and_survived(finished, tmp_path, capsy
     out, err = capsys.readouterr()
     assert str(broken) in err and "Traceback" not in out + err
     assert listing(copy) == before
+
+
+# faults and limits (issue 25): each one line, its exit code, nothing written or lost
+
+LONG = "/tmp/" + "a" * 5000
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([*GRID, "--nproc", "1000"], "--nproc 1000: this machine takes"),
+        ([*GRID, "--jobs", "1000", "--seeds", ",".join(map(str, range(1000)))], "--jobs 1000: this machine"),
+        ([*BARE, "vl", "--task-param", f"source=local:{LONG}"], "task vl: File name too long (ENAMETOOLONG)"),
+        (
+            [*BARE, "rs", "--task-param", f"source=local:{LONG}"],
+            "task rs: File name too long (ENAMETOOLONG) on /tmp/aaa",
+        ),
+        ([*BARE, "protein", "--task-param", f"source=local:{LONG}"], "task protein: File name too long"),
+        (["data", "vl", "--source", f"local:{LONG}"], "characters); give a shorter path (at most 4096"),
+    ],
+    ids=["nproc", "jobs", "vl-long", "rs-long", "protein-long", "data-long"],
+)
+def test_limits_and_long_names(argv, message, finished, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BENCH_MAX_PROCS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    fresh = tmp_path / "fresh"
+    before = listing(finished)
+    results = finished if "--nproc" in argv or "--jobs" in argv else fresh
+    code = main(fill(argv, results, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err, err
+    assert listing(finished) == before and not fresh.exists()
+
+
+def test_the_process_limit_names_its_override(monkeypatch):
+    from bench import limits
+
+    monkeypatch.setenv("BENCH_MAX_PROCS", "3")
+    assert limits.process_limit() == (3, "$BENCH_MAX_PROCS=3")
+    limits.check_processes(3, "--jobs 3")
+    with pytest.raises(
+        BenchError, match=r"--jobs 4: this machine takes 3 .* set BENCH_MAX_PROCS=4 to override"
+    ):
+        limits.check_processes(4, "--jobs 4")
+    monkeypatch.delenv("BENCH_MAX_PROCS")
+    monkeypatch.setattr(limits, "available_mb", lambda: 2000.0)
+    monkeypatch.setattr(limits, "cores", lambda: 64)
+    assert limits.process_limit(limits.worker_mb([None, 900.0]))[0] == 2  # 2000 MB / 900 MB a worker
+    with pytest.raises(BenchError, match="each rank on CUDA takes one GPU and torch sees 1"):
+        limits.check_gpus(2, 1)
+
+
+def test_collect_on_a_read_only_folder_is_one_line(finished, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from bench import atomic
+
+    def read_only(path, write):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(atomic, "write_with", read_only)
+    before = listing(finished)
+    assert main(["collect", "--results", str(finished)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot write results.parquet and results.csv" in err, err
+    assert "(Read-only file system)" in err and listing(finished) == before
+
+
+def test_an_undecodable_vl_image_is_one_line_and_leaves_no_folder(tmp_path, capsys):
+    import vl_files
+
+    root = vl_files.karpathy(tmp_path / "flickr", "flickr30k")
+    broken = root / "flickr30k-images" / "1000092801.jpg"  # the first test image
+    broken.write_bytes(b"not a jpeg")
+    results = tmp_path / "results"
+    argv = [*BARE, "vl", "--task-param", f"source=local:{root}", "--task-param", "n_train=0"]
+    code = main(fill([*argv, "--task-param", "n_test=0", "--jobs", "1"], results, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"image 1 of 3 ({broken}) cannot be decoded" in err and "Traceback" not in err
+    assert not results.exists()  # no empty runs/ folder left behind
+
+
+def test_a_full_disk_fails_one_cell_and_the_sweep_goes_on(tmp_path, capsys, monkeypatch):
+    """From its training on, nothing can be written in the first cell's folder: that cell fails (and says
+    that it could not record it), the other runs to the end, the exit code is 1 and no file is corrupt."""
+    import errno
+
+    from bench import atomic, execute, store
+
+    full: set[Path] = set()
+    real_write, real_log, real_train = atomic.write_with, store.RunFolder.log, execute._train_and_record
+
+    def no_space(path):
+        return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def write_with(path, write):
+        if Path(path).parent in full:
+            raise no_space(path)
+        real_write(path, write)
+
+    def log(self, line):
+        if self.path in full:
+            raise no_space(self.file("log.txt"))
+        real_log(self, line)
+
+    def train_and_record(folder, *args):
+        if not full:
+            full.add(folder.path)
+        return real_train(folder, *args)
+
+    monkeypatch.setattr(atomic, "write_with", write_with)
+    monkeypatch.setattr(store.RunFolder, "log", log)
+    monkeypatch.setattr(execute, "_train_and_record", train_and_record)
+    results = tmp_path / "results"
+    code = main(fill([*GRID, "--seeds", "0,1", "--jobs", "1"], results, tmp_path))
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "Traceback" not in out + err and "No space left on device (ENOSPC)" in err
+    assert "1 of 2 runs failed" in err and "its failure could not be recorded" in out
+    states = {f.name: store.RunFolder(f).state() for f in (results / "runs").iterdir()}
+    assert sorted(states.values()) == ["done", "interrupted"] or sorted(states.values()) == ["done", "failed"]
+    for f in (results / "runs").rglob("*.json"):
+        atomic.read_json(f)  # every file written is whole
