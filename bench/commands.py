@@ -237,22 +237,26 @@ def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
     import pandas as pd
 
     from bench.collect import row
-    from bench.states import BUSY, FAILED
+    from bench.states import BUSY, DONE, FAILED
     from bench.summary import summary_table
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
     print(summary_table(table) if not table.empty else "(no finished runs)")
-    failed = [c for c in cells if states[c.folder.run_id] == FAILED]
     busy = [c for c in cells if states[c.folder.run_id] == BUSY]
+    ended = [c for c in busy if c.folder.state() != DONE and not c.folder.lock.held_elsewhere()]
+    busy = [c for c in busy if c not in ended]
+    failed = [c for c in cells if states[c.folder.run_id] == FAILED]
+    for c in ended:  # the other process (a sibling sweep, killed) ended without finishing it
+        print(f"FAILED {c.spec.label()}: the process that held it ended before it was done ({c.folder.path})")
     for c in busy:
         print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
     for c in failed:
         gone = not c.folder.path.is_dir()
         reason = f"its run folder {c.folder.path} was deleted while the sweep ran" if gone else why(c)
         print(f"FAILED {c.spec.label()}: {reason}")
-    if failed:
-        print(f"{len(failed)} of {len(cells)} runs failed", file=sys.stderr)
+    if failed or ended:
+        print(f"{len(failed) + len(ended)} of {len(cells)} runs failed", file=sys.stderr)
         return 1
     return 0
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench import atomic
+from bench.atomic import CorruptFile
 from bench.errors import BenchError
 from bench.states import DONE, PENDING
 from bench.study.file import Study, load_study, report_dir
@@ -186,8 +187,12 @@ def status(study: Study, results: Path) -> int:
     p = plan(study, results)
     print(f"study {study.name} ({study.path}), results {results}")
     for cfg in configs:
-        more = left(cfg, study.tuning.trials)
-        print(f"tuning {tuning_line(cfg, results)}" + (f"; {more} trial(s) left" if more else ""))
+        try:
+            more = left(cfg, study.tuning.trials)
+            print(f"tuning {tuning_line(cfg, results)}" + (f"; {more} trial(s) left" if more else ""))
+        except CorruptFile as err:  # named, and the rest reported
+            print(err, file=sys.stderr)
+            print(f"tuning {cfg.name}: its journal cannot be read")
     states = status_lines(results, p)
     counted = ", ".join(f"{n} {s}" for s, n in sorted(count(states.values()).items())) or "none"
     print(f"{len(p.cells)} cells: {counted}")

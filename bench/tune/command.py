@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import atomic, registry
+from bench import registry
 from bench.errors import BenchError
 from bench.limits import check_processes
 from bench.params import parse_assignments
@@ -183,5 +183,5 @@ def show_studies(results: Path, name: str | None) -> int:
 def cmd_tune_worker(args: argparse.Namespace) -> int:
     from bench.tune.study import StudyConfig, work
 
-    work(StudyConfig(**atomic.read_json(Path(args.config))), args.trials, args.index)
+    work(StudyConfig.from_file(Path(args.config)), args.trials, args.index)
     return 0
