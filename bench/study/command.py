@@ -102,9 +102,14 @@ def not_done(results: Path, p: Plan) -> list[bool]:
 
 
 def command_of(args: argparse.Namespace) -> str:
-    """The `study run` command line of `args`, with the flags it was given."""
-    words = ["python", "-m", "bench", "study", "run", args.file]
-    flags = {"--results": args.results, "--jobs": args.jobs, "--profile": args.profile}
+    """The `study run` command line of `args`, with the flags it was given but --results (the record lies
+    in the results folder, which may move: no record holds its path) and the study file relative to the
+    working folder where it lies under it."""
+    file = Path(args.file)
+    if file.is_absolute() and file.is_relative_to(Path.cwd()):
+        file = file.relative_to(Path.cwd())
+    words = ["python", "-m", "bench", "study", "run", str(file)]
+    flags = {"--jobs": args.jobs, "--profile": args.profile}
     flags["--cluster"] = None if args.cluster == "none" else args.cluster
     words += [w for flag, value in flags.items() if value is not None for w in (flag, str(value))]
     words += [w for kv in args.cluster_param for w in ("--cluster-param", kv)]
