@@ -47,10 +47,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return launch(expand(grid), args)
 
 
-def launch(specs: list, args: argparse.Namespace) -> int:
+def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | None = None) -> int:
     """Run the cells of `specs` as `run` does, with its flags in `args` (results, jobs, nproc, force, cluster,
     profile, cluster_param, detach, dry_run): on this machine, or through the cluster launcher; the exit
-    code (1 when a cell failed, 2 when a task's data could not be prepared)."""
+    code (1 when a cell failed, 2 when a task's data could not be prepared). `settings`: run id → a study's
+    setting of the cell (tuned, defaults), the summary's variant names."""
     from bench.spec import task_key
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
@@ -80,9 +81,9 @@ def launch(specs: list, args: argparse.Namespace) -> int:
         return report_missing(missing, ran=False)
     cells = plan(store, specs)
     if launcher:
-        return run_on_cluster(launcher, store, cells, args)
+        return run_on_cluster(launcher, store, cells, args, settings)
     states = run_cells(cells, jobs=args.jobs, force=args.force, nproc=args.nproc)
-    code = print_outcome(cells, states, recorded_error)
+    code = print_outcome(cells, states, recorded_error, settings)
     return report_missing(missing, ran=True) or code
 
 
@@ -212,7 +213,7 @@ def check_nproc(args: argparse.Namespace) -> None:
         raise BenchError(f"--nproc {args.nproc} runs one cell at a time on {args.nproc} ranks: drop --jobs")
 
 
-def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
+def run_on_cluster(launcher, store, cells, args: argparse.Namespace, settings: dict | None = None) -> int:
     """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
     from bench.cluster.follow import follow
     from bench.states import DONE, FAILED
@@ -228,12 +229,12 @@ def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
         status = settled[cell.folder.run_id]
         return f"{status.reason} (log: {status.log})"
 
-    return print_outcome(cells, states, why)
+    return print_outcome(cells, states, why, settings)
 
 
-def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
-    """The summary table, then cells left to another process and failed cells with `why(cell)`; the exit
-    code."""
+def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict | None = None) -> int:
+    """The summary table (a study's cells under their `settings`), then cells left to another process and
+    failed cells with `why(cell)`; the exit code."""
     import pandas as pd
 
     from bench.collect import row
@@ -242,6 +243,8 @@ def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
+    if settings and not table.empty:
+        table["setting"] = [settings.get(c.folder.run_id, "") for c in placed]
     print(summary_table(table) if not table.empty else "(no finished runs)")
     busy = [c for c in cells if states[c.folder.run_id] == BUSY]
     ended = [c for c in busy if c.folder.state() != DONE and not c.folder.lock.held_elsewhere()]

@@ -74,7 +74,8 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
                 print(line)
         now_plan = plan(study, results)
         work = work or any(not_done(results, now_plan))
-        code = launch([c.spec for c in now_plan.cells], args) if now_plan.cells else 0
+        settings = {c.spec.run_id(): c.setting for c in now_plan.cells}
+        code = launch([c.spec for c in now_plan.cells], args, settings) if now_plan.cells else 0
         ending = f"exit {code}"
     finally:  # an interrupted call is recorded too: its time counts towards the study's
         if work:
