@@ -62,7 +62,7 @@ def check(study, configs: list) -> None:
     from bench.tune.command import check_studies
 
     try:
-        check_studies(configs)
+        check_studies(configs, rename="by saving the study file under a new name (it names its tuning)")
     except BenchError as err:
         raise BenchError(f"study {study.path}: tune: {err}") from None
 

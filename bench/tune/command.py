@@ -44,14 +44,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_studies(configs: list) -> None:
+def check_studies(configs: list, rename: str = "with --study NEW_NAME") -> None:
     """Before any trial or file: each study's trial passes `run`'s checks (seeds, the task's rules, no empty
     cell), its metric is one its task reports, a study of the same name has the same setup, and a database
     given with --storage opens."""
     from bench.tune.study import check_metric, check_trials, storage
 
     for cfg in configs:
-        cfg.check_unchanged()
+        cfg.check_unchanged(rename)
         check_trials(cfg)
         check_metric(cfg)
     for url in dict.fromkeys(cfg.storage for cfg in configs if "://" in cfg.storage):

@@ -75,14 +75,15 @@ class StudyConfig:
             storage = str(path.parent / Path(storage).name)
         return cls(**{**obj, "results": str(path.parent.parent), "storage": storage})
 
-    def check_unchanged(self) -> None:
-        """A study of this name with another setup is an error saying what differs and how to start anew."""
+    def check_unchanged(self, rename: str = "with --study NEW_NAME") -> None:
+        """A study of this name with another setup is an error saying what differs and how to start anew
+        (`rename`: how a new name is given)."""
         old = StudyConfig.from_file(self.path).to_file() if self.path.is_file() else None
         changes = setup_changes(old, self.to_file()) if old is not None else []
         if changes:
             raise BenchError(
                 f"study {self.name} exists with another setup: {'; '.join(changes)}; start a new one "
-                f"with --study NEW_NAME, or delete {self.discard()} to start {self.name} anew"
+                f"{rename}, or delete {self.discard()} to start {self.name} anew"
             )
 
     def discard(self) -> str:
