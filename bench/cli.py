@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from bench.clihelp import explain
@@ -129,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument(
         "--json", action="store_true", help="print JSON: a record per measurement (train: one report)"
     )
-    perf.add_argument("--batches", default="64,256,1024", help="comma list of batch sizes")
+    perf.add_argument(
+        "--batches", default="64,256,1024", help="losses: comma list of batch sizes (default: 64,256,1024)"
+    )
     perf.add_argument("--threads", type=int, default=0, help="torch threads (default: as torch chooses)")
     add_perf_train(perf)
 
@@ -147,14 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
 def add_perf_train(perf: argparse.ArgumentParser) -> None:
     """The flags of `perf train`; each given one sets the task parameter of its name (default: the task's,
     over the offline settings of bench/perf/train.py)."""
-    perf.add_argument("--task", default="rs", help="train: task (default: rs, generated images)")
+    perf.add_argument(
+        "--task",
+        default="rs",
+        help="train: task (default: rs, offline: generated images, random weights; another task with its "
+        "own defaults and --task-param)",
+    )
     perf.add_argument(
         "--methods",
         default="clip,gentle_clip",
         help="train: comma list of methods (default: clip,gentle_clip)",
     )
-    perf.add_argument("--encoder", help="train: open_clip encoder of rs (default: rs-tiny)")
-    perf.add_argument("--mode", help="train: rs mode, finetune (default) or frozen")
+    perf.add_argument("--encoder", help="train: the task's encoder (rs: an open_clip model, default rs-tiny)")
+    perf.add_argument("--mode", help="train: the task's mode, finetune (rs's default here) or frozen")
     perf.add_argument("--batch-size", help="train: rows per batch (default: the task's, 64)")
     perf.add_argument("--amp", help="train: none (default), bf16 or fp16")
     perf.add_argument("--device", help="train: auto (default), cpu or cuda")
@@ -179,7 +187,12 @@ def add_tune(sub) -> None:
     tune.add_argument("--budget", choices=["equal"], help="equal: every method gets the same --trials")
     tune.add_argument("--task", default=DEFAULT_TASK, help=f"task (default: {DEFAULT_TASK})")
     tune.add_argument("--pair-ratio", default="0.1", help="pair ratio (default: 0.1)")
-    tune.add_argument("--trials", type=int, help="trials to add to the study (per method)")
+    tune.add_argument(
+        "--trials",
+        type=int,
+        help="required (but with --show): trials to add to the study, per method, shared among --workers; "
+        "a study of the same name keeps the trials it has and adds these",
+    )
     tune.add_argument("--params", help="comma list of parameters to search (default: the method's ranges)")
     tune.add_argument("--metric", help="validation metric, without val_ (default: the task's primary metric)")
     tune.add_argument("--study", help="study name (default: METHOD-TASK-rRATIO); the same name resumes it")
@@ -235,13 +248,20 @@ def add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="results folder (default: $BENCH_RESULTS or ./results)")
 
 
+OUT_HELP = {
+    "table": "file to write the table to (default: print it)",
+    "plot": "image file to write, its suffix the format (default: <results>/figures/KIND.png)",
+    "report": "HTML file to write (default: <results>/report.html)",
+}
+
+
 def add_selection(p: argparse.ArgumentParser) -> None:
     add_results(p)
     p.add_argument("--metric", help="metric to show (default: each task's primary metric)")
     p.add_argument("--tasks", help="comma list of tasks (default: all in the results)")
     p.add_argument("--methods", help="comma list of methods (default: all in the results)")
     p.add_argument("--names", help="YAML or JSON file mapping method/task/metric names to display names")
-    p.add_argument("--out", help="output file (default: print the table; results/figures/ for plots)")
+    p.add_argument("--out", help=OUT_HELP[p.prog.split()[-1]])
     p.add_argument(
         "--where",
         action="append",
@@ -265,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        from bench.faults import fault_line, is_fault
+
+        if not is_fault(err):
+            raise
+        print(f"error: {fault_line(err)}", file=sys.stderr)
+        return 1 if err.errno in (errno.ENOSPC, errno.EDQUOT) else 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)  # not a run state: what Ctrl-C prints
         return 130

@@ -47,10 +47,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return launch(expand(grid), args)
 
 
-def launch(specs: list, args: argparse.Namespace) -> int:
+def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | None = None) -> int:
     """Run the cells of `specs` as `run` does, with its flags in `args` (results, jobs, nproc, force, cluster,
     profile, cluster_param, detach, dry_run): on this machine, or through the cluster launcher; the exit
-    code (1 when a cell failed, 2 when a task's data could not be prepared)."""
+    code (1 when a cell failed, 2 when a task's data could not be prepared). `settings`: run id → a study's
+    setting of the cell (tuned, defaults), the summary's variant names."""
     from bench.spec import task_key
     from bench.store import Store, results_root
     from bench.sweep import plan, run_cells
@@ -61,6 +62,8 @@ def launch(specs: list, args: argparse.Namespace) -> int:
 
         launcher = Launcher.prepare(args.cluster, args.profile, args.cluster_param, specs)
     store = Store(results_root(args.results))
+    if launcher is None:
+        check_limits(store, specs, args)
     if args.dry_run:
         print_grid(store, specs)
         for line in launcher.describe(specs) if launcher else []:
@@ -68,25 +71,38 @@ def launch(specs: list, args: argparse.Namespace) -> int:
         return 0
     if launcher is None:
         check_local_device(specs)
+    made = [p for p in (store.root, store.runs) if not p.exists()]
     store.ensure_writable()
     missing = {} if launcher else prepare_data(store, specs, args.force)
     specs = [s for s in specs if task_key(s) not in missing]
-    if missing and not specs:  # nothing can run: the reasons, nothing written
+    if missing and not specs:  # nothing can run: the reasons, nothing written (the folders made go again)
+        for path in reversed(made):
+            path.rmdir()
         return report_missing(missing, ran=False)
     cells = plan(store, specs)
     if launcher:
-        return run_on_cluster(launcher, store, cells, args)
+        return run_on_cluster(launcher, store, cells, args, settings)
     states = run_cells(cells, jobs=args.jobs, force=args.force, nproc=args.nproc)
-    code = print_outcome(
-        cells, states, lambda c: f"{c.folder.status().get('error')} (log: {c.folder.file('log.txt')})"
-    )
+    code = print_outcome(cells, states, recorded_error, settings)
     return report_missing(missing, ran=True) or code
+
+
+def recorded_error(cell) -> str:
+    """Why a cell of this machine failed, as its status.json says (or that it could not say: a full disk)."""
+    from bench.states import FAILED
+    from bench.store import or_empty
+
+    status = or_empty(cell.folder.status)
+    if status.get("state") != FAILED:
+        return "its failure could not be recorded in its folder (the line on stderr says why)"
+    return f"{status.get('error')} (log: {cell.folder.file('log.txt')})"
 
 
 def prepare_data(store, specs, force: bool) -> dict[str, str]:
     """Prepare each task's data once, here with its progress bars, before the cells that need it run;
     return task_key → the one-line reason for each task whose data could not be prepared (missing,
     unreadable, refused by the contamination guard): its cells are left out, the others run."""
+    from bench.faults import fault_line, is_fault
     from bench.spec import task_key
     from bench.states import DONE
     from bench.store import RunFolder
@@ -99,6 +115,10 @@ def prepare_data(store, specs, force: bool) -> dict[str, str]:
             registry.tasks().get(spec.task).create(spec.task_params).prepare()
         except BenchError as err:
             missing[key] = str(err)
+        except OSError as err:
+            if not is_fault(err):
+                raise
+            missing[key] = f"task {spec.task}: {fault_line(err)}"
     return missing
 
 
@@ -110,6 +130,31 @@ def report_missing(missing: dict[str, str], ran: bool) -> int:
     if missing and ran:
         print(f"the other tasks ran; {len(missing)} task setting(s) left out for their data", file=sys.stderr)
     return 2 if missing else 0
+
+
+def check_limits(store, specs: list, args: argparse.Namespace) -> None:
+    """--jobs and --nproc against what this machine takes at once (bench/limits.py), with the memory a worker
+    takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
+    import torch
+
+    from bench.limits import check_gpus, check_processes, worker_mb
+    from bench.store import CorruptFile, or_empty
+
+    names, peaks = {s.task for s in specs}, []
+    for folder in store.all_folders():
+        try:
+            if folder.spec().task in names:
+                peaks.append(or_empty(folder.status).get("cost", {}).get("peak_mem_mb"))
+        except CorruptFile:
+            continue
+    per_worker = worker_mb(peaks)
+    if args.nproc > 1:
+        check_processes(args.nproc, f"--nproc {args.nproc}", per_worker)
+        on_cuda = torch.cuda.is_available() and any(s.task_params.get("device") != "cpu" for s in specs)
+        if on_cuda:
+            check_gpus(args.nproc, torch.cuda.device_count())
+    if args.jobs is not None and args.jobs > 1:
+        check_processes(min(args.jobs, len(specs)), f"--jobs {args.jobs}", per_worker)
 
 
 def check_local_device(specs: list) -> None:
@@ -168,7 +213,7 @@ def check_nproc(args: argparse.Namespace) -> None:
         raise BenchError(f"--nproc {args.nproc} runs one cell at a time on {args.nproc} ranks: drop --jobs")
 
 
-def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
+def run_on_cluster(launcher, store, cells, args: argparse.Namespace, settings: dict | None = None) -> int:
     """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
     from bench.cluster.follow import follow
     from bench.states import DONE, FAILED
@@ -184,31 +229,37 @@ def run_on_cluster(launcher, store, cells, args: argparse.Namespace) -> int:
         status = settled[cell.folder.run_id]
         return f"{status.reason} (log: {status.log})"
 
-    return print_outcome(cells, states, why)
+    return print_outcome(cells, states, why, settings)
 
 
-def print_outcome(cells, states: dict[str, str], why: Callable) -> int:
-    """The summary table, then cells left to another process and failed cells with `why(cell)`; the exit
-    code."""
+def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict | None = None) -> int:
+    """The summary table (a study's cells under their `settings`), then cells left to another process and
+    failed cells with `why(cell)`; the exit code."""
     import pandas as pd
 
     from bench.collect import row
-    from bench.states import BUSY, FAILED
+    from bench.states import BUSY, DONE, FAILED
     from bench.summary import summary_table
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
+    if settings and not table.empty:
+        table["setting"] = [settings.get(c.folder.run_id, "") for c in placed]
     print(summary_table(table) if not table.empty else "(no finished runs)")
-    failed = [c for c in cells if states[c.folder.run_id] == FAILED]
     busy = [c for c in cells if states[c.folder.run_id] == BUSY]
+    ended = [c for c in busy if c.folder.state() != DONE and not c.folder.lock.held_elsewhere()]
+    busy = [c for c in busy if c not in ended]
+    failed = [c for c in cells if states[c.folder.run_id] == FAILED]
+    for c in ended:  # the other process (a sibling sweep, killed) ended without finishing it
+        print(f"FAILED {c.spec.label()}: the process that held it ended before it was done ({c.folder.path})")
     for c in busy:
         print(f"still running in another process: {c.spec.label()} ({c.folder.path})")
     for c in failed:
         gone = not c.folder.path.is_dir()
         reason = f"its run folder {c.folder.path} was deleted while the sweep ran" if gone else why(c)
         print(f"FAILED {c.spec.label()}: {reason}")
-    if failed:
-        print(f"{len(failed)} of {len(cells)} runs failed", file=sys.stderr)
+    if failed or ended:
+        print(f"{len(failed) + len(ended)} of {len(cells)} runs failed", file=sys.stderr)
         return 1
     return 0
 
@@ -273,7 +324,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     df = collect(store)
     if df.empty:
         raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    parquet, csv = write_table(df, store.root)
+    try:
+        parquet, csv = write_table(df, store.root)
+    except OSError as err:  # nothing half-written: each file is written atomically
+        raise BenchError(
+            f"cannot write results.parquet and results.csv in {store.root} ({err.strerror}); make the folder "
+            "writable, or copy it to one that is (table, plot and report read it as it is)"
+        ) from None
     states = df["state"].value_counts().to_dict()
     print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
     return 0

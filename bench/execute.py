@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -34,6 +35,7 @@ from bench.engine.device import default_device
 from bench.engine.distributed import Dist
 from bench.engine.precision import resolve_device
 from bench.engine.train import OnEval, train
+from bench.faults import fault_line, is_fault
 from bench.memory import PeakMemory
 from bench.provenance import provenance
 from bench.spec import RunSpec, task_key
@@ -82,10 +84,12 @@ def execute(
     try:
         settled = dist.broadcast(_settled(folder, force))
         return settled or _run(folder, dist.device, on_eval)
-    except OSError:
-        if folder.path.is_dir():
+    except OSError as err:
+        if folder.path.is_dir() and not is_fault(err):
             raise
-        return states.FAILED  # its folder was deleted while it ran: nowhere to record it
+        if folder.path.is_dir():  # a full disk, say, before its status could be written
+            print(f"cell {folder.path}: failed, not recorded: {fault_line(err)}", file=sys.stderr)
+        return states.FAILED  # or its folder was deleted while it ran: nowhere to record it
     finally:
         folder.lock.release()
 
@@ -136,30 +140,48 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
     spec = folder.spec()
     device = resolve_device(spec.task_params.get("device", "auto"), device)
     started = now()
-    folder.write_status(state=states.RUNNING, pid=os.getpid(), host=provenance()["host"], started_at=started)
-    folder.log(f"== {started} start {spec.label()} on {device} (pid {os.getpid()})")
-    tic = time.perf_counter()
     try:
-        with PeakMemory(device) as memory:
-            task, data, data_s = load_task(spec)
-            method = registry.methods().get(spec.method).create(spec.method_params)
-            result = train(spec, task, method, data, folder, device, on_eval)
+        folder.write_status(
+            state=states.RUNNING, pid=os.getpid(), host=provenance()["host"], started_at=started
+        )
+        folder.log(f"== {started} start {spec.label()} on {device} (pid {os.getpid()})")
+        return _train_and_record(folder, spec, device, on_eval, started)
     except BaseException as err:
         if not folder.path.is_dir():  # its folder was deleted while it ran: nowhere to record it
             if isinstance(err, Exception):
                 return states.FAILED
             raise
-        folder.log(traceback.format_exc())
-        folder.write_status(
-            state=states.FAILED,
-            error=f"{type(err).__name__}: {err}",
-            traceback=traceback.format_exc(),
-            started_at=started,
-            failed_at=now(),
-        )
+        _record_failed(folder, err, started)
         if isinstance(err, Exception):
             return states.FAILED
         raise
+
+
+def _record_failed(folder: RunFolder, err: BaseException, started: str) -> None:
+    """Record the cell failed with `err` (a fault of the file system in one line, with no traceback); where
+    even that cannot be written (a full disk), say so in one line on stderr."""
+    fault = is_fault(err)
+    error = fault_line(err) if fault else f"{type(err).__name__}: {err}"
+    trace = "" if fault else traceback.format_exc()
+    try:
+        folder.log(trace or f"== {now()} failed: {error}")
+        folder.write_status(
+            state=states.FAILED, error=error, traceback=trace, started_at=started, failed_at=now()
+        )
+    except OSError as again:
+        if not is_fault(again):
+            raise
+        print(f"cell {folder.path}: failed ({error}); not recorded: {fault_line(again)}", file=sys.stderr)
+
+
+def _train_and_record(
+    folder: RunFolder, spec: RunSpec, device: torch.device, on_eval: OnEval | None, started: str
+) -> str:
+    tic = time.perf_counter()
+    with PeakMemory(device) as memory:
+        task, data, data_s = load_task(spec)
+        method = registry.methods().get(spec.method).create(spec.method_params)
+        result = train(spec, task, method, data, folder, device, on_eval)
     if result.stopped:
         folder.write_status(state=states.PRUNED, error=result.stopped, started_at=started, at=now())
         folder.log(f"== {now()} stopped at step {result.cost['steps']}: {result.stopped}")
@@ -176,6 +198,8 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
         "threads": torch.get_num_threads(),
     }
     made_by = {**provenance(), "code_version": spec.code_version()}
+    metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
+    folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")
     folder.write_status(
         state=states.DONE,
         started_at=started,
@@ -184,7 +208,5 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
         provenance=made_by,
         data=data.about,
         metric_units=dict.fromkeys(result.metrics, METRIC_UNIT),
-    )
-    metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
-    folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")
+    )  # the last write: a cell is done once its status says so
     return states.DONE

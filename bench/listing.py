@@ -1,4 +1,5 @@
-"""`python -m bench list`: every method and task with its parameters and defaults, and a method's source."""
+"""`python -m bench list`: every method and task with its parameters, their defaults, choices and valid
+ranges (as the error messages quote them: `steps = 100 in [1, inf)`), and a method's source."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def _entry(entry: Entry) -> list[str]:
         lines.append(f"      source: {source}")
     for name, p in entry.params.items():
         extra = f" [{'|'.join(map(str, p.choices))}]" if p.choices else ""
+        extra += f" in {p.valid}" if p.valid else ""
         lines.append(f"      {name} = {p.default!r}{extra}  {p.help}")
     return lines
 

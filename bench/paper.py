@@ -41,8 +41,10 @@ def display_names(path: str | None) -> dict[str, str] | None:
         return None
     import yaml
 
+    from bench.yamlfile import load_text
+
     try:
-        names = yaml.safe_load(Path(path).read_text())
+        names = load_text(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
         raise BenchError(f"--names {path}: cannot read it as YAML or JSON ({err})") from None
     if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from bench import states as S
 from bench.execute import execute
+from bench.limits import process_limit
 from bench.spec import RunSpec
 from bench.store import RunFolder, Store
 
@@ -42,11 +43,12 @@ def threads_per_job(jobs: int) -> int:
 def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, nproc: int = 1) -> dict[str, str]:
     """Execute the cells that need it; return run_id → final state (done, failed, pruned, busy).
 
-    `jobs` cells at once in worker processes (None: one per core); 1 runs them in this process; `nproc` > 1
+    `jobs` cells at once in worker processes (None: one per core, fewer where memory is short,
+    bench/limits.py); 1 runs them in this process; `nproc` > 1
     runs each cell on that many ranks, one cell after another (bench/ranks.py)."""
     todo = [c for c in cells if force or c.folder.state() != S.DONE]
     if jobs is None:
-        jobs = 1 if nproc > 1 else min(os.cpu_count() or 1, len(todo))
+        jobs = 1 if nproc > 1 else min(process_limit()[0], len(todo))
     states = {c.folder.run_id: S.DONE for c in cells if c not in todo}
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not todo, dynamic_ncols=True)
     try:

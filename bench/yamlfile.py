@@ -1,4 +1,5 @@
-"""YAML files the user writes (cluster profiles, study files): read in one step, each failure one line."""
+"""YAML files the user writes (cluster profiles, study files, --names files): read in one step, each
+failure one line. A key given twice in one mapping is refused (YAML itself would keep the last one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,31 @@ from typing import Any
 import yaml
 
 from bench.errors import BenchError
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int):
+        super().__init__(f"key {key!r} given twice in one mapping; keep one of them")
+        self.key, self.line = key, line
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with a key given twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) or key is None:
+                if key in seen:
+                    raise DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_text(text: str) -> Any:
+    """The YAML of `text`; yaml.YAMLError (DuplicateKey for a key given twice) if malformed."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
 def read_yaml(path: str | Path, where: str) -> tuple[str, Any]:
@@ -20,7 +46,9 @@ def read_yaml(path: str | Path, where: str) -> tuple[str, Any]:
     except OSError as err:
         raise BenchError(f"{where}: cannot read it ({err.strerror})") from None
     try:
-        return text, yaml.safe_load(text)
+        return text, load_text(text)
+    except DuplicateKey as err:
+        raise BenchError(f"{where}: line {err.line}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""

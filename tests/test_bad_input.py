@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.errors import BenchError
 
 FAST = {"steps": "5", "n_train": "200", "n_test": "50", "width": "16", "checkpoint_every": "0"}
 TASK = [arg for k, v in FAST.items() for arg in ("--task-param", f"{k}={v}")]
@@ -186,3 +187,316 @@ def test_a_truncated_status_file_is_named_and_survived(finished, tmp_path, capsy
     out, err = capsys.readouterr()
     assert str(broken) in err and "Traceback" not in out + err
     assert listing(copy) == before
+
+
+# faults and limits (issue 25): each one line, its exit code, nothing written or lost
+
+LONG = "/tmp/" + "a" * 5000
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([*GRID, "--nproc", "1000"], "--nproc 1000: this machine takes"),
+        ([*GRID, "--jobs", "1000", "--seeds", ",".join(map(str, range(1000)))], "--jobs 1000: this machine"),
+        ([*BARE, "vl", "--task-param", f"source=local:{LONG}"], "task vl: File name too long (ENAMETOOLONG)"),
+        (
+            [*BARE, "rs", "--task-param", f"source=local:{LONG}"],
+            "task rs: File name too long (ENAMETOOLONG) on /tmp/aaa",
+        ),
+        ([*BARE, "protein", "--task-param", f"source=local:{LONG}"], "task protein: File name too long"),
+        (["data", "vl", "--source", f"local:{LONG}"], "characters); give a shorter path (at most 4096"),
+    ],
+    ids=["nproc", "jobs", "vl-long", "rs-long", "protein-long", "data-long"],
+)
+def test_limits_and_long_names(argv, message, finished, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BENCH_MAX_PROCS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    fresh = tmp_path / "fresh"
+    before = listing(finished)
+    results = finished if "--nproc" in argv or "--jobs" in argv else fresh
+    code = main(fill(argv, results, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err, err
+    assert listing(finished) == before and not fresh.exists()
+
+
+def test_the_process_limit_names_its_override(monkeypatch):
+    from bench import limits
+
+    monkeypatch.setenv("BENCH_MAX_PROCS", "3")
+    assert limits.process_limit() == (3, "$BENCH_MAX_PROCS=3")
+    limits.check_processes(3, "--jobs 3")
+    with pytest.raises(
+        BenchError, match=r"--jobs 4: this machine takes 3 .* set BENCH_MAX_PROCS=4 to override"
+    ):
+        limits.check_processes(4, "--jobs 4")
+    monkeypatch.delenv("BENCH_MAX_PROCS")
+    monkeypatch.setattr(limits, "available_mb", lambda: 2000.0)
+    monkeypatch.setattr(limits, "cores", lambda: 64)
+    assert limits.process_limit(limits.worker_mb([None, 900.0]))[0] == 2  # 2000 MB / 900 MB a worker
+    with pytest.raises(BenchError, match="each rank on CUDA takes one GPU and torch sees 1"):
+        limits.check_gpus(2, 1)
+
+
+def test_collect_on_a_read_only_folder_is_one_line(finished, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from bench import atomic
+
+    def read_only(path, write):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(atomic, "write_with", read_only)
+    before = listing(finished)
+    assert main(["collect", "--results", str(finished)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot write results.parquet and results.csv" in err, err
+    assert "(Read-only file system)" in err and listing(finished) == before
+
+
+def test_an_undecodable_vl_image_is_one_line_and_leaves_no_folder(tmp_path, capsys):
+    import vl_files
+
+    root = vl_files.karpathy(tmp_path / "flickr", "flickr30k")
+    broken = root / "flickr30k-images" / "1000092801.jpg"  # the first test image
+    broken.write_bytes(b"not a jpeg")
+    results = tmp_path / "results"
+    argv = [*BARE, "vl", "--task-param", f"source=local:{root}", "--task-param", "n_train=0"]
+    code = main(fill([*argv, "--task-param", "n_test=0", "--jobs", "1"], results, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"image 1 of 3 ({broken}) cannot be decoded" in err and "Traceback" not in err
+    assert not results.exists()  # no empty runs/ folder left behind
+
+
+def test_a_full_disk_fails_one_cell_and_the_sweep_goes_on(tmp_path, capsys, monkeypatch):
+    """From its training on, nothing can be written in the first cell's folder: that cell fails (and says
+    that it could not record it), the other runs to the end, the exit code is 1 and no file is corrupt."""
+    import errno
+
+    from bench import atomic, execute, store
+
+    full: set[Path] = set()
+    real_write, real_log, real_train = atomic.write_with, store.RunFolder.log, execute._train_and_record
+
+    def no_space(path):
+        return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def write_with(path, write):
+        if Path(path).parent in full:
+            raise no_space(path)
+        real_write(path, write)
+
+    def log(self, line):
+        if self.path in full:
+            raise no_space(self.file("log.txt"))
+        real_log(self, line)
+
+    def train_and_record(folder, *args):
+        if not full:
+            full.add(folder.path)
+        return real_train(folder, *args)
+
+    monkeypatch.setattr(atomic, "write_with", write_with)
+    monkeypatch.setattr(store.RunFolder, "log", log)
+    monkeypatch.setattr(execute, "_train_and_record", train_and_record)
+    results = tmp_path / "results"
+    code = main(fill([*GRID, "--seeds", "0,1", "--jobs", "1"], results, tmp_path))
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "Traceback" not in out + err and "No space left on device (ENOSPC)" in err
+    assert "1 of 2 runs failed" in err and "its failure could not be recorded" in out
+    states = {f.name: store.RunFolder(f).state() for f in (results / "runs").iterdir()}
+    assert sorted(states.values()) == ["done", "interrupted"] or sorted(states.values()) == ["done", "failed"]
+    for f in (results / "runs").rglob("*.json"):
+        atomic.read_json(f)  # every file written is whole
+
+
+# study files, journals and results folders (issue 25)
+
+TINY_STUDY = """
+tasks:
+  synthetic:
+    params: {steps: 5, n_train: 200, n_test: 50, width: 16, checkpoint_every: 0}
+methods: [clip]
+pair_ratios: [0.1]
+seeds: SEEDS
+tune: {trials: 1, pair_ratio: 0.1}
+"""
+
+
+def study_file(folder: Path, name: str = "tiny", seeds: str = "[0]", extra: str = "") -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(TINY_STUDY.replace("SEEDS", seeds) + extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory) -> tuple[Path, Path]:
+    """(study file, results folder) of a tiny study run to its end: one trial, one tuned cell."""
+    root = tmp_path_factory.mktemp("study")
+    path, results = study_file(root), root / "results"
+    assert main(["study", "run", str(path), "--results", str(results), "--jobs", "1"]) == 0
+    return path, results
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            "report: {metric: nosuch}\n",
+            "report.metric: task synthetic reports no metric 'nosuch'; its metrics: a2b_r1",
+        ),
+        ("methods:\n  clip: {preset: nosuch}\n", "methods.clip.preset: no "),
+        ("tasks: [synthetic]\n", "line 9: key 'tasks' given twice in one mapping; keep one of them"),
+    ],
+    ids=["report-metric", "preset", "duplicated-key"],
+)
+def test_a_study_file_is_checked_whole_before_anything_runs(extra, message, tmp_path, capsys):
+    body = TINY_STUDY.replace("SEEDS", "[0]")
+    if extra.startswith("methods"):
+        body = body.replace("methods: [clip]\n", "")
+    path = tmp_path / "x.yaml"
+    path.write_text(body + extra)
+    results = tmp_path / "results"
+    assert main(["study", "run", str(path), "--results", str(results), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"error: study {path}: " in err and message in err, err
+    assert not results.exists()
+
+
+def test_a_names_file_with_a_duplicated_key_is_one_line(finished, tmp_path, capsys):
+    names = tmp_path / "names.yaml"
+    names.write_text("clip: CLIP\nclip: Clip\n")
+    assert main(["table", "--results", str(finished), "--names", str(names)]) == 2
+    err = capsys.readouterr().err
+    assert "key 'clip' given twice" in err and len(err.strip().splitlines()) == 1
+
+
+def test_study_status_and_a_run_with_nothing_to_do_change_no_file(tuned, capsys, monkeypatch):
+    path, results = tuned
+    before = listing(results)
+    assert main(["study", "status", str(path), "--results", str(results)]) == 0
+    assert main(["study", "run", str(path), "--results", str(results), "--jobs", "1"]) == 0
+    assert "report up to date" in capsys.readouterr().out
+    assert listing(results) == before  # the journals included
+
+
+def test_a_moved_study_folder_is_resumed_reported_and_extended(tuned, tmp_path, capsys, monkeypatch):
+    """No record holds the folder's path: after a move, nothing is redone and no setup 'differs'; a seed
+    added to the file runs that seed's cell alone, with the same preset."""
+    import bench.execute
+
+    path, results = tuned
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    os.system(f"cp -a {results} {moved}")
+    trained = []
+    real = bench.execute.train
+    monkeypatch.setattr(
+        bench.execute, "train", lambda spec, *a, **k: trained.append(spec) or real(spec, *a, **k)
+    )
+    assert main(["study", "status", str(path), "--results", str(moved)]) == 0
+    assert "1 cells: 1 done" in capsys.readouterr().out
+    assert main(["study", "run", str(path), "--results", str(moved), "--jobs", "1"]) == 0 and trained == []
+    for f in moved.rglob("*.json"):
+        assert str(results) not in f.read_text(), f
+    wider = study_file(path.parent, "tiny", "[0, 1]")
+    try:
+        assert main(["study", "run", str(wider), "--results", str(moved), "--jobs", "1"]) == 0
+    finally:
+        study_file(path.parent)
+    assert [s.seed for s in trained] == [1]  # the new seed alone, no trial
+    out = capsys.readouterr().out
+    assert "CLIP (tuned)" in out and "report → " in out
+
+
+def test_a_truncated_journal_is_named_and_the_rest_reported(tuned, tmp_path, capsys):
+    path, results = tuned
+    copy = tmp_path / "results"
+    os.system(f"cp -a {results} {copy}")
+    journal = copy / "studies" / "tiny-clip-synthetic-r0.1.log"
+    text = journal.read_text()
+    journal.write_text(text[: len(text) // 2] + "\n" + text[len(text) // 2 :])  # a line cut in two
+    before = listing(copy)
+    assert main(["study", "status", str(path), "--results", str(copy)]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and f"cannot read {journal}: not an optuna journal" in err, err
+    assert "tuning tiny-clip-synthetic-r0.1: its journal cannot be read" in out and "1 cells: 1 done" in out
+    assert main(["study", "run", str(path), "--results", str(copy), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "delete " in err and "Traceback" not in err, err
+    assert listing(copy) == before
+
+
+def test_two_study_runs_share_the_tuning_budget(tmp_path):
+    """Two `study run`s of one study on one folder, at once: the budget's trials, not twice as many."""
+    import subprocess
+    import sys
+
+    from bench.spec import ROOT
+
+    path, results = study_file(tmp_path, seeds="[0]").parent / "tiny.yaml", tmp_path / "results"
+    path.write_text(path.read_text().replace("trials: 1", "trials: 2"))
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "study",
+        "run",
+        str(path),
+        "--results",
+        str(results),
+        "--jobs",
+        "1",
+    ]
+    procs = [
+        subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    codes = [p.wait(timeout=600) for p in procs]
+    assert codes == [0, 0], [p.stderr.read() for p in procs]
+    from bench.study.tuning import counts
+    from bench.tune.study import StudyConfig
+
+    cfg = StudyConfig.load(results, "tiny-clip-synthetic-r0.1")
+    assert sum(counts(cfg).values()) == 2
+
+
+def test_a_cell_left_by_a_sibling_that_died_is_a_failure(tmp_path, capsys, monkeypatch):
+    """A cell another sweep held (busy) whose process then died unfinished: reported failed, exit 1."""
+    from bench import states, sweep
+
+    real = sweep.execute
+
+    def execute(folder, force=False):
+        return states.BUSY if folder.spec().seed == 1 else real(folder, force=force)
+
+    monkeypatch.setattr(sweep, "execute", execute)
+    results = tmp_path / "results"
+    assert main(fill([*GRID, "--seeds", "0,1", "--jobs", "1"], results, tmp_path)) == 1
+    out, err = capsys.readouterr()
+    assert "FAILED clip · synthetic · r=0.1 · split 0 · seed 1: the process that held it ended" in out
+    assert "1 of 2 runs failed" in err
+
+
+def test_released_vl_without_imagenet_weights_is_refused(tmp_path, capsys, monkeypatch):
+    """Offline, preset=released never trains a random ResNet-34 under the released setup's spec."""
+    import torchvision.models
+    import vl_files
+
+    def unavailable(weights=None):
+        if weights is not None:
+            raise RuntimeError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+        return real(weights=None)
+
+    real = torchvision.models.resnet34
+    monkeypatch.setattr(torchvision.models, "resnet34", unavailable)
+    coco = vl_files.karpathy(tmp_path / "coco", "coco")
+    results = tmp_path / "results"
+    argv = [*BARE, "vl", "--task-param", "preset=released", "--task-param", f"source=local:{coco}"]
+    assert main(fill([*argv, "--task-param", "image_size=32", "--jobs", "1"], results, tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "encoder=released needs ResNet-34's ImageNet weights" in err
+    assert "set pretrained=none" in err and not results.exists()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench import atomic
+from bench.atomic import CorruptFile
 from bench.errors import BenchError
 from bench.states import DONE, PENDING
 from bench.study.file import Study, load_study, report_dir
@@ -41,16 +42,22 @@ def cmd_study(args: argparse.Namespace) -> int:
 def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     from bench.commands import check_cluster_flags, launch
     from bench.execute import now
+    from bench.limits import check_processes
     from bench.store import Store
+    from bench.study.check import check_presets, check_report_metric
     from bench.study.report import write_report
     from bench.study.tuning import tune_all
 
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give a positive number of cells to run at once")
     check_cluster_flags(args)
+    if args.cluster == "none" and args.jobs is not None and args.jobs > 1:
+        check_processes(args.jobs, f"--jobs {args.jobs}")
+    check_presets(study, results)
     configs = tune_configs(study, results)
     check(study, configs)
     before = plan(study, results)  # every cell that can be planned yet is checked before anything runs
+    check_report_metric(study, results)
     if args.cluster != "none" and before.cells:
         from bench.cluster.launch import Launcher
 
@@ -67,7 +74,8 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
                 print(line)
         now_plan = plan(study, results)
         work = work or any(not_done(results, now_plan))
-        code = launch([c.spec for c in now_plan.cells], args) if now_plan.cells else 0
+        settings = {c.spec.run_id(): c.setting for c in now_plan.cells}
+        code = launch([c.spec for c in now_plan.cells], args, settings) if now_plan.cells else 0
         ending = f"exit {code}"
     finally:  # an interrupted call is recorded too: its time counts towards the study's
         if work:
@@ -95,9 +103,14 @@ def not_done(results: Path, p: Plan) -> list[bool]:
 
 
 def command_of(args: argparse.Namespace) -> str:
-    """The `study run` command line of `args`, with the flags it was given."""
-    words = ["python", "-m", "bench", "study", "run", args.file]
-    flags = {"--results": args.results, "--jobs": args.jobs, "--profile": args.profile}
+    """The `study run` command line of `args`, with the flags it was given but --results (the record lies
+    in the results folder, which may move: no record holds its path) and the study file relative to the
+    working folder where it lies under it."""
+    file = Path(args.file)
+    if file.is_absolute() and file.is_relative_to(Path.cwd()):
+        file = file.relative_to(Path.cwd())
+    words = ["python", "-m", "bench", "study", "run", str(file)]
+    flags = {"--jobs": args.jobs, "--profile": args.profile}
     flags["--cluster"] = None if args.cluster == "none" else args.cluster
     words += [w for flag, value in flags.items() if value is not None for w in (flag, str(value))]
     words += [w for kv in args.cluster_param for w in ("--cluster-param", kv)]
@@ -180,8 +193,12 @@ def status(study: Study, results: Path) -> int:
     p = plan(study, results)
     print(f"study {study.name} ({study.path}), results {results}")
     for cfg in configs:
-        more = left(cfg, study.tuning.trials)
-        print(f"tuning {tuning_line(cfg, results)}" + (f"; {more} trial(s) left" if more else ""))
+        try:
+            more = left(cfg, study.tuning.trials)
+            print(f"tuning {tuning_line(cfg, results)}" + (f"; {more} trial(s) left" if more else ""))
+        except CorruptFile as err:  # named, and the rest reported
+            print(err, file=sys.stderr)
+            print(f"tuning {cfg.name}: its journal cannot be read")
     states = status_lines(results, p)
     counted = ", ".join(f"{n} {s}" for s, n in sorted(count(states.values()).items())) or "none"
     print(f"{len(p.cells)} cells: {counted}")

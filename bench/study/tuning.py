@@ -3,15 +3,20 @@
 The budget is `trials` trials that reached a verdict (completed or pruned) per method and task; a trial
 whose run failed does not count, and a study gives up (no preset, its tuned cells not run) once `trials`
 of its trials have failed. A call runs only what is missing, so an interrupted study resumes and a finished
-one runs nothing. The studies run in this process (one job), as local processes, `jobs` at a time, each
-with its share of the cores, or as SLURM jobs through `tune`'s launcher.
+one runs nothing; two calls on one results folder never exceed the budget (each study's round holds its
+lock, `study_locks`, and the trials left are counted under it). The studies run in this process (one
+job), as local processes, `jobs` at a time, each with its share of the cores, or as SLURM jobs through
+`tune`'s launcher.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,12 +25,14 @@ from bench.spec import ROOT
 
 
 def trials_of(cfg) -> list:
-    """The study's trials (none when its journal does not exist yet: nothing is created)."""
+    """The study's trials, read without writing anything (none when its journal does not exist yet); a
+    journal that cannot be read is a CorruptFile naming it."""
     if "://" not in cfg.storage and not Path(cfg.storage).is_file():
         return []
-    from bench.tune.study import open_study
+    from bench.tune.study import read_study
 
-    return open_study(cfg).get_trials(deepcopy=False)
+    study = read_study(cfg)
+    return [] if study is None else study.get_trials(deepcopy=False)
 
 
 def counts(cfg) -> dict[str, int]:
@@ -55,7 +62,7 @@ def check(study, configs: list) -> None:
     from bench.tune.command import check_studies
 
     try:
-        check_studies(configs)
+        check_studies(configs, rename="by saving the study file under a new name (it names its tuning)")
     except BenchError as err:
         raise BenchError(f"study {study.path}: tune: {err}") from None
 
@@ -67,21 +74,47 @@ def tune_all(configs: list, trials: int, jobs: int, cluster: str, profile, clust
     from bench.tune.preset import preset_path
 
     ran = set()
-    while todo := [(cfg, n) for cfg in configs if (n := left(cfg, trials))]:
-        before = [counts(cfg) for cfg, _ in todo]
-        for cfg, _ in todo:
-            cfg.save()
-        run_round(todo, jobs, cluster, profile, cluster_params)
-        ran |= {cfg.name for cfg, _ in todo}
-        if [counts(cfg) for cfg, _ in todo] == before:
-            raise BenchError(
-                "tuning made no progress: no trial of " + ", ".join(c.name for c, _ in todo) + " ended"
-            )
+    while todo := [cfg for cfg in configs if left(cfg, trials)]:
+        with study_locks(todo):  # another `study run` tuning them: its round ends first, then recount
+            now = [(cfg, n) for cfg in todo if (n := left(cfg, trials))]
+            if not now:
+                continue
+            before = [counts(cfg) for cfg, _ in now]
+            for cfg, _ in now:
+                cfg.save()
+            run_round(now, jobs, cluster, profile, cluster_params)
+            ran |= {cfg.name for cfg, _ in now}
+            if [counts(cfg) for cfg, _ in now] == before:
+                raise BenchError(
+                    "tuning made no progress: no trial of " + ", ".join(c.name for c, _ in now) + " ended"
+                )
     lines = []
     for cfg in configs:
         if cfg.name in ran or not preset_path(Path(cfg.results), cfg.name).is_file():
             lines.append(finish(cfg, Path(cfg.results)))
     return lines
+
+
+@contextlib.contextmanager
+def study_locks(configs: list) -> Iterator[None]:
+    """An exclusive flock on each study's `<results>/studies/NAME.lock`, taken in name order (two callers
+    never wait on each other in a circle); a lock another process holds is waited for, said in one line.
+    The kernel drops a lock when its process dies."""
+    fds = []
+    try:
+        for cfg in sorted(configs, key=lambda c: c.name):
+            cfg.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(cfg.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"study {cfg.name} is being tuned by another process: waiting for its round to end")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)  # closing drops the lock
 
 
 def run_round(todo: list, jobs: int, cluster: str, profile, cluster_params) -> None:

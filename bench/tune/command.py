@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import atomic, registry
+from bench import registry
 from bench.errors import BenchError
+from bench.limits import check_processes
 from bench.params import parse_assignments
 from bench.spec import ROOT
 
@@ -31,6 +32,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise BenchError(f"--workers {args.workers}: give 1, or more with --cluster local or slurm")
     if args.cluster != "slurm" and (args.profile or args.cluster_param):
         raise BenchError("--profile and --cluster-param need --cluster slurm")
+    if args.cluster == "local" and args.workers > 1:
+        check_processes(args.workers, f"--workers {args.workers}")
     configs = [study_config(args, m, results, len(methods) > 1) for m in methods]
     check_studies(configs)
     Store(results).ensure_writable()
@@ -41,14 +44,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_studies(configs: list) -> None:
+def check_studies(configs: list, rename: str = "with --study NEW_NAME") -> None:
     """Before any trial or file: each study's trial passes `run`'s checks (seeds, the task's rules, no empty
     cell), its metric is one its task reports, a study of the same name has the same setup, and a database
     given with --storage opens."""
     from bench.tune.study import check_metric, check_trials, storage
 
     for cfg in configs:
-        cfg.check_unchanged()
+        cfg.check_unchanged(rename)
         check_trials(cfg)
         check_metric(cfg)
     for url in dict.fromkeys(cfg.storage for cfg in configs if "://" in cfg.storage):
@@ -180,5 +183,5 @@ def show_studies(results: Path, name: str | None) -> int:
 def cmd_tune_worker(args: argparse.Namespace) -> int:
     from bench.tune.study import StudyConfig, work
 
-    work(StudyConfig(**atomic.read_json(Path(args.config))), args.trials, args.index)
+    work(StudyConfig.from_file(Path(args.config)), args.trials, args.index)
     return 0

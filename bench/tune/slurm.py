@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import atomic
 from bench.errors import BenchError
 
 
@@ -29,7 +28,7 @@ class TuneWorker:
         os.chdir(self.cwd)
         if self.threads:
             torch.set_num_threads(self.threads)
-        work(StudyConfig(**atomic.read_json(Path(self.config))), self.trials, self.index)
+        work(StudyConfig.from_file(Path(self.config)), self.trials, self.index)
 
 
 def submit_workers(cfg, shares: list[int], profile: str | None, cluster_params: list[str]) -> None:

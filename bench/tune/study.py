@@ -50,16 +50,40 @@ class StudyConfig:
         """Write the config, unless a study of the same name has another setup (check_unchanged)."""
         self.check_unchanged()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_json(self.path, asdict(self))
+        atomic.write_json(self.path, self.to_file())
 
-    def check_unchanged(self) -> None:
-        """A study of this name with another setup is an error saying what differs and how to start anew."""
-        old = atomic.read_json(self.path, default=None)
-        changes = setup_changes(old, asdict(self)) if old is not None else []
+    def to_file(self) -> dict[str, Any]:
+        """The config as its file holds it: no results folder (the file's place says it) and the journal
+        beside it by name, so that a results folder moved or copied elsewhere is the same study."""
+        out = asdict(self)
+        del out["results"]
+        if "://" not in self.storage and Path(self.storage).parent == self.path.parent:
+            out["storage"] = Path(self.storage).name
+        return out
+
+    @classmethod
+    def from_file(cls, path: Path) -> StudyConfig:
+        """The config of the file at `path` (<results>/studies/NAME.json), its results folder and journal
+        where the file is now (a file written before: its absolute journal beside it is read so too)."""
+        path = Path(path)
+        obj = atomic.read_json(path, kind=dict)
+        storage = obj.get("storage", f"{path.stem}.log")
+        old = obj.pop("results", None)
+        if "://" not in storage and (
+            not Path(storage).is_absolute() or (old and Path(storage).parent == Path(old) / "studies")
+        ):
+            storage = str(path.parent / Path(storage).name)
+        return cls(**{**obj, "results": str(path.parent.parent), "storage": storage})
+
+    def check_unchanged(self, rename: str = "with --study NEW_NAME") -> None:
+        """A study of this name with another setup is an error saying what differs and how to start anew
+        (`rename`: how a new name is given)."""
+        old = StudyConfig.from_file(self.path).to_file() if self.path.is_file() else None
+        changes = setup_changes(old, self.to_file()) if old is not None else []
         if changes:
             raise BenchError(
                 f"study {self.name} exists with another setup: {'; '.join(changes)}; start a new one "
-                f"with --study NEW_NAME, or delete {self.discard()} to start {self.name} anew"
+                f"{rename}, or delete {self.discard()} to start {self.name} anew"
             )
 
     def discard(self) -> str:
@@ -74,7 +98,7 @@ class StudyConfig:
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in path.parent.glob("*.json"))) or "none"
             raise BenchError(f"no study {name!r} under {path.parent}; known: {known}")
-        return cls(**atomic.read_json(path))
+        return cls.from_file(path)
 
 
 def config_path(results: Path, name: str) -> Path:
@@ -141,16 +165,41 @@ def database(url: str) -> Any:
 
 
 def open_study(cfg: StudyConfig, seed: int = 0) -> optuna.Study:
-    """The study, created or loaded (a study resumes where it stopped); a TPE sampler seeded by `seed`."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    """The study, loaded (a study resumes where it stopped) or created; a TPE sampler seeded by `seed`."""
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    found = read_study(cfg, sampler, pruner)
+    if found is not None:  # create_study(load_if_exists=True) would append to the journal on every call
+        return found
     return optuna.create_study(
         study_name=cfg.name,
         storage=storage(cfg.storage),
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        sampler=sampler,
+        pruner=pruner,
         load_if_exists=True,
     )
+
+
+def read_study(cfg: StudyConfig, sampler: Any = None, pruner: Any = None) -> optuna.Study | None:
+    """The study as its storage holds it, read without writing anything (None when it holds no such study);
+    a journal that cannot be read is a CorruptFile naming it and how to start anew."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(
+            study_name=cfg.name, storage=storage(cfg.storage), sampler=sampler, pruner=pruner
+        )
+    except KeyError:
+        return None
+    except ValueError as err:  # a journal line cut short or overwritten (json's errors are ValueErrors)
+        if "://" in cfg.storage:
+            raise
+        why = (str(err).splitlines() or [type(err).__name__])[0]
+        raise atomic.CorruptFile(
+            Path(cfg.storage),
+            f"not an optuna journal ({why}); delete {cfg.discard()} to start study {cfg.name} anew "
+            "(its finished run folders stay)",
+        ) from None
 
 
 def trial_spec(cfg: StudyConfig, values: dict[str, Any]) -> RunSpec:

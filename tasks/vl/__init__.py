@@ -175,6 +175,8 @@ class VisionLanguage(Task):
         else:
             raw = features.read(p)
             if p["encoder"] in ("cnn", "released"):
+                if p["encoder"] == "released":  # its weights load here, or are refused before a cell trains
+                    self._model = resnet34(p["pretrained"] != "none")
                 x = features.finetune(p, raw, None, features.image_size(p))
             else:
                 self._model = _openclip.build(p["encoder"], p["pretrained"], self.name)
@@ -195,8 +197,8 @@ class VisionLanguage(Task):
                 return SmallCNN(), text
             if frozen:
                 return FeatureTower(data.train_a.shape[-1], captions=False), text
-            model, weights = resnet34(p["pretrained"] != "none")
-            return ResNetTower(model, weights == "imagenet"), text
+            model, weights = self._model
+            return ResNetTower(copy.deepcopy(model), weights == "imagenet"), text
         if frozen:
             return (
                 FeatureTower(data.train_a.shape[-1], captions=False),

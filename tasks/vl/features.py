@@ -29,6 +29,7 @@ from tqdm import tqdm
 from bench import cache, shards
 from bench.engine.device import default_device
 from bench.engine.loader import view_generator
+from bench.errors import BenchError
 from tasks import _openclip, contamination
 from tasks._frozen import unit_features
 from tasks.rs import lazy
@@ -67,7 +68,24 @@ def digests(images: Any, desc: str = "hashing images") -> list[str]:
     pixels for an encoded image (tasks/rs/data.py `image_digest`, with a progress bar: each is decoded)."""
     if isinstance(images, Tensor):
         return [contamination.digest(f"{tuple(x.shape)}".encode() + x.numpy().tobytes()) for x in images]
-    return [image_digest(data) for data in tqdm(images, desc=desc, leave=False, disable=len(images) < 1000)]
+    out = []
+    for k, data in enumerate(tqdm(images, desc=desc, leave=False, disable=len(images) < 1000)):
+        try:
+            out.append(image_digest(data))
+        except (OSError, SyntaxError, ValueError) as exc:  # what PIL raises on bytes it cannot decode
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
+            raise BenchError(
+                f"task vl: {desc.removeprefix('hashing ')}: image {k + 1} of {len(images)}{_named(images, k)}"
+                f" cannot be decoded ({why}); give the dataset's real image files (a git clone needs "
+                "`git lfs pull`)"
+            ) from None
+    return out
+
+
+def _named(images: Any, k: int) -> str:
+    """ " (FILE)" for an image read from a file of a folder, else nothing."""
+    root = getattr(getattr(images, "read", None), "root", None)
+    return f" ({Path(root) / images.keys[k]})" if root is not None else ""
 
 
 def _subset(split: VLSplit, keep: list[int]) -> VLSplit:

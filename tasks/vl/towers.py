@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bench.errors import BenchError
 from tasks._openclip import MODEL_SEED, one_caption
 from tasks._shared import MLPTower
 from tasks.rs.images import decode
@@ -77,8 +77,9 @@ class SmallCNN(nn.Module):
 
 def resnet34(pretrained: bool) -> tuple[nn.Module, str]:
     """torchvision's ResNet-34 without its classifier and the name of its weights: `imagenet`
-    (IMAGENET1K_V1, when `pretrained` and torchvision can load them, from its cache or online) or
-    `random` (initialised from MODEL_SEED; a line on stderr says why when ImageNet weights were wanted)."""
+    (IMAGENET1K_V1, when `pretrained`, from torchvision's cache or online) or `random` (not `pretrained`:
+    initialised from MODEL_SEED). ImageNet weights that cannot be loaded are a BenchError, never random
+    weights in their place: the spec (`pretrained=none`) says which experiment a run is."""
     from torchvision.models import ResNet34_Weights
     from torchvision.models import resnet34 as make
 
@@ -87,10 +88,12 @@ def resnet34(pretrained: bool) -> tuple[nn.Module, str]:
         try:
             model, weights = make(weights=ResNet34_Weights.IMAGENET1K_V1), "imagenet"
         except Exception as exc:  # download and file errors come in many types
-            print(
-                f"vl: ResNet-34 ImageNet weights unavailable ({type(exc).__name__}): random weights",
-                file=sys.stderr,
-            )
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}"
+            raise BenchError(
+                f"task vl: encoder=released needs ResNet-34's ImageNet weights and torchvision cannot load "
+                f"them ({why}); fetch them once online (torchvision caches them under $TORCH_HOME/hub), or "
+                "set pretrained=none for random weights (another experiment, named so in the run)"
+            ) from None
     if model is None:
         with torch.random.fork_rng():
             torch.manual_seed(MODEL_SEED)
