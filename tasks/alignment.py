@@ -14,8 +14,8 @@ With A (n × d) and B (n × d') paired rows, K = A Aᵀ and L = B Bᵀ:
   HSIC_u(K, L) = [Σ K̃ ⊙ L̃ᵀ + ΣK̃ ΣL̃ / ((n−1)(n−2)) − 2 Σ K̃L̃ / (n−2)] / (n(n−3)), K̃ = K with a zero diagonal.
 
 The sums are computed in O(n²) (tr(K H L H) = Σ (HKH) ⊙ L, Σ K̃L̃ = (1ᵀK̃)(L̃1)) instead of platonic-rep's
-n × n products; tests/test_alignment.py checks them against a transcription of its functions. Rows beyond
-MAX_ROWS are subsampled (a fixed-seed subset) to bound the n × n memory.
+n × n products, in float64; tests/test_alignment.py checks them against a transcription of its functions.
+Rows beyond MAX_ROWS are subsampled (a fixed-seed subset) to bound the n × n memory.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def alignment(a: Tensor, b: Tensor) -> dict[str, float]:
     if a.shape[0] < 2:
         return dict.fromkeys(("align_mknn", "align_cka", "align_cknna"), math.nan)
     idx = rows_used(a.shape[0])
-    a, b = a[idx].float(), b[idx].float()
+    a, b = a[idx].double(), b[idx].double()  # float32 sums of near-equal rows can go below 0 under the √
     k = neighbours(len(idx))
     return {"align_mknn": mutual_knn(a, b, k), "align_cka": cka(a, b), "align_cknna": cknna(a, b, k)}
 

@@ -1,5 +1,5 @@
 """Published reference rows: numbers that papers and their repositories report, shown in italics beside
-the runs of the same task, split and protocol, never ranked or tested (docs/results.md, "Published rows").
+the runs of the same task, split and protocol, never ranked or tested (docs/tasks.md, "Published rows").
 
 The file (default results/reference/published.csv, versioned with the code) has one row per number:
 method, task, dataset, split, protocol, metric, value, unit (percent or fraction), source (where the
