@@ -69,6 +69,7 @@ def test_a_matching_row_is_an_italic_unranked_row_with_its_source(tmp_path):
     text = render(table, "md")
     assert "| *GeoRSCLIP (published)* | 22.1 |" in text
     assert any("Source: RS5M README" in n for n in table.notes)
+    assert not any(n.startswith("Italic rows: reference values") for n in table.notes)  # no ref_ rows
     assert any(n.startswith("rs, rsicd_a2b_r1: all_captions: set=rsicd, split=test") for n in table.notes)
 
 

@@ -230,10 +230,10 @@ def build(
         rows.append(Row(m, row_label(shown.get(m, m), variant), tuple(cells), variant=variant))
     if references:
         rows += _reference_rows(done, columns, shown, scale, spread)
-    sources = _published_rows(published, columns, records, scale, rows) if published is not None else []
     legend = _legend(
         runs, columns, methods, rows, n_expected, shown, baseline, delta_from, tests, alpha, spread
     )
+    sources = _published_rows(published, columns, records, scale, rows) if published is not None else []
     legend += protocol_legend(columns, records, shown) + sources
     return Table(title, tuple(columns), tuple(rows), n_expected, digits, tuple(legend), spread)
 
