@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["std", "ci"],
         help="after ±: the std over seeds, or the half-width of the 95%% t interval of the mean",
     )
+    table.add_argument(
+        "--published",
+        default="results/reference/published.csv",
+        metavar="FILE",
+        help="published reference rows shown in italics where task, split and protocol match "
+        "(default: the repository's results/reference/published.csv; none: leave them out)",
+    )
 
     plot = sub.add_parser("plot", help="a seaborn figure of the results")
     add_selection(plot)

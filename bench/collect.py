@@ -9,7 +9,9 @@ data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, devi
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
 bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
-`_excluded`) and `metric_unit` (`fraction`: the tables show percent). Nothing here imports torch.
+`_excluded`), `metric_unit` (`fraction`: the tables show percent) and, for each metric, `protocol_<metric>`:
+how it was measured (bench/protocols.py; JSON: protocol, set, split, queries, gallery, ...; a `val_` metric
+has its test metric's protocol on the validation split). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import atomic
+from bench import atomic, protocols
 from bench.codeversion import cell_version
 from bench.store import RunFolder, Store, or_empty
 
@@ -65,7 +67,8 @@ def row(folder: RunFolder) -> dict:
     }
     out.update({f"p_method_{k}": v for k, v in spec.method_params.items()})
     out.update({f"p_task_{k}": v for k, v in spec.task_params.items()})
-    out.update(or_empty(folder.metrics) if status else {})
+    metrics = or_empty(folder.metrics) if status else {}
+    out.update(metrics)
     out.update(status.get("cost", {}))
     out.update({k: prov.get(k) for k in ("git_commit", "python_version", "host")})
     out["code_version"] = about.get("code_version", prov.get("code_version"))
@@ -73,6 +76,7 @@ def row(folder: RunFolder) -> dict:
     out["started_at"], out["finished_at"] = status.get("started_at"), status.get("finished_at")
     out["current"] = is_current(about)
     out.update(eval_set_columns(status.get("data", {})))
+    out.update(protocol_columns(status.get("data", {}), metrics))
     units = set(status.get("metric_units", {}).values())
     out["metric_unit"] = units.pop() if len(units) == 1 else ",".join(sorted(units)) or None
     return out
@@ -86,6 +90,24 @@ def eval_set_columns(data: dict) -> dict:
         for name, fields in data.get("eval_sets", {}).items()
         for field, value in fields.items()
     }
+
+
+VAL_SPLIT = {"split": "val (train-pool items held out)"}
+
+
+def protocol_columns(data: dict, metrics: dict) -> dict:
+    """`protocol_<metric>` for each metric of the run with a recorded protocol; `val_<m>` takes m's, on the
+    validation split (its own queries and gallery)."""
+    recorded = data.get("protocols", {})
+    out = {}
+    for metric in metrics:
+        record = recorded.get(metric)
+        if record is None and metric.startswith("val_") and metric[4:] in recorded:
+            test = recorded[metric[4:]]
+            record = {k: v for k, v in test.items() if k not in ("queries", "gallery", "rows")} | VAL_SPLIT
+        if record is not None:
+            out[f"protocol_{metric}"] = protocols.encode(record)
+    return out
 
 
 def collect(store: Store) -> pd.DataFrame:

@@ -52,6 +52,16 @@ def display_names(path: str | None) -> dict[str, str] | None:
     return {str(k): v for k, v in names.items()}
 
 
+def published(args: argparse.Namespace):
+    """The checked published rows of --published (the repository's file for its default), or None."""
+    from bench.report import published as rows
+
+    if args.published == "none":
+        return None
+    default = args.published == "results/reference/published.csv"
+    return rows.load(rows.DEFAULT if default else Path(args.published))
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     from bench.report import ablation_table, make_table, render
 
@@ -65,7 +75,9 @@ def cmd_table(args: argparse.Namespace) -> int:
             df, sel["metric"], sel["tasks"], display=names, full=full and full[0], spread=args.spread
         )
     else:
-        table = make_table(df, columns=args.columns, display=names, spread=args.spread, **sel)
+        table = make_table(
+            df, columns=args.columns, display=names, spread=args.spread, published=published(args), **sel
+        )
     text = render(table, args.format, standalone=args.standalone)
     if args.out:
         atomic.write_text(writable(Path(args.out)), text)

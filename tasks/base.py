@@ -108,7 +108,9 @@ class TaskData:
     `evaluate` needs.
     `about`: what the evaluation was made on, written with every run (status.json `data`):
     `{"eval_sets": {name: {"source", "split", "size", "overlap", "excluded"}}, ...}`, JSON values only;
-    `overlap` counts the items also in the train pool (tasks/contamination.py), `excluded` those dropped.
+    `overlap` counts the items also in the train pool (tasks/contamination.py), `excluded` those dropped;
+    and `{"protocols": {metric: {"protocol": NAME, "set", "split", ...}}}`: how each metric `evaluate`
+    returns is measured, NAME one of bench/protocols.py PROTOCOLS (the task contract test checks both).
     """
 
     train_a: Any

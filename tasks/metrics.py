@@ -1,10 +1,15 @@
-"""Evaluation metrics: multi-positive retrieval recall@k and zero-shot classification.
+"""Evaluation metrics: multi-positive retrieval recall@k, mean recall, MAP and zero-shot classification.
 
 Retrieval follows CLIP_benchmark: a query scores 1 at k when any of its positives is among its
-k highest-scoring gallery items; recall@k is the mean over queries.
+k highest-scoring gallery items; recall@k is the mean over queries. Two protocols for items with several
+captions (docs/tasks.md, "Retrieval protocols"): all captions (every caption of an item a positive,
+CLIP_benchmark, RemoteCLIP, GeoRSCLIP) and one caption (`one_caption`: one caption drawn per item and
+the n × n matrix of items against those captions, open_clip's `get_clip_metrics` as S-CLIP evaluates).
 """
 
 from __future__ import annotations
+
+from statistics import mean
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +55,60 @@ def retrieval(za: Tensor, zb: Tensor, positives: Tensor, ks=(1, 5, 10)) -> dict[
     scores = za @ zb.T
     a2b, b2a = recalls_at(scores, positives, ks), recalls_at(scores.T, positives.T, ks)
     return {**{f"a2b_r{k}": a2b[k] for k in ks}, **{f"b2a_r{k}": b2a[k] for k in ks}}
+
+
+def mean_recall(metrics: dict[str, float], prefix: str = "") -> float:
+    """The RS papers' mR: the mean of `{prefix}a2b_r{1,5,10}` and `{prefix}b2a_r{1,5,10}`."""
+    return mean(metrics[f"{prefix}{d}_r{k}"] for d in ("a2b", "b2a") for k in (1, 5, 10))
+
+
+ONE_CAPTION_SEED = 0
+
+
+def one_caption_each(owner: Tensor, n_items: int, seed: int = ONE_CAPTION_SEED) -> Tensor:
+    """(n_items,) the index of one caption of each item (caption j belongs to item owner[j]), drawn
+    uniformly among the item's captions by a generator seeded `seed`: S-CLIP's evaluation draws one with
+    `random.choice` for each item (alinlab/s-clip custom/data.py, `TokenizedDataset.__getitem__`); here the
+    draw is seeded, so that a run's numbers repeat. Every item needs a caption."""
+    counts = torch.bincount(owner, minlength=n_items)
+    if len(counts) > n_items or bool((counts == 0).any()):
+        raise ValueError("one_caption_each: every item needs a caption, and owners must be below n_items")
+    order = torch.argsort(owner, stable=True)
+    start = torch.cumsum(counts, 0) - counts
+    u = torch.rand(n_items, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return order[start + (u * counts).long().clamp(max=counts - 1)]
+
+
+def one_caption(za: Tensor, zb: Tensor, owner: Tensor, ks=(1, 5, 10)) -> dict[str, float]:
+    """`one_a2b_r{k}`, `one_b2a_r{k}` and `one_recall_mean`: open_clip's `get_clip_metrics` (the ground
+    truth `arange(n)`, the diagonal, alone a positive) on the n unit item rows `za` and the one caption of
+    each (`one_caption_each`) among the caption rows `zb`. Ties rank by gallery order (get_clip_metrics'
+    argsort leaves their order unspecified; they do not occur with continuous scores)."""
+    pick = one_caption_each(owner, len(za))
+    out = {
+        f"one_{k}": v for k, v in retrieval(za, zb[pick], torch.eye(len(za), dtype=torch.bool), ks).items()
+    }
+    return {**out, "one_recall_mean": mean_recall(out, "one_")}
+
+
+def average_precision(scores: Tensor, positives: Tensor) -> Tensor:
+    """(queries,) AP = (1/|P|) Σ_{ranks r of positives} precision@r over the whole gallery ordered by
+    descending score (ties by gallery order); NaN for a query without positives."""
+    order = torch.sort(scores.nan_to_num(nan=float("-inf")), dim=1, descending=True, stable=True).indices
+    hit = positives.bool().gather(1, order).to(torch.float64)
+    precision = hit.cumsum(1) / torch.arange(1, scores.shape[1] + 1, dtype=torch.float64)
+    return (precision * hit).sum(1) / hit.sum(1)
+
+
+def mean_average_precision(scores: Tensor, positives: Tensor, batch: int = 1024) -> float:
+    """MAP: the mean of `average_precision` over the queries that have a positive (rows in batches)."""
+    ap = torch.cat(
+        [
+            average_precision(scores[i : i + batch], positives[i : i + batch])
+            for i in range(0, len(scores), batch)
+        ]
+    )
+    return float(ap[~ap.isnan()].mean())
 
 
 def zero_shot(scores: Tensor, labels: Tensor, prefix: str = "zs") -> dict[str, float]:

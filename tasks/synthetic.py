@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
+from tasks import alignment
 from tasks._shared import MLPTower, model_device
 from tasks.base import Task, TaskData
 from tasks.metrics import retrieval, zero_shot
@@ -92,7 +93,10 @@ class Synthetic(Task):
             train_a=a[tr],
             train_b=b[tr],
             eval=SyntheticEval(a[te], b[te], labels[te], prompts, labels[tr]),
-            about={"eval_sets": {"test": {"source": "generated", "split": "test", "size": p["n_test"]}}},
+            about={
+                "eval_sets": {"test": {"source": "generated", "split": "test", "size": p["n_test"]}},
+                "protocols": _protocols(p["n_test"], p["n_classes"]),
+            },
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
@@ -116,9 +120,28 @@ class Synthetic(Task):
 
 
 def _metrics(model, a: Tensor, b: Tensor, labels: Tensor, prompts: Tensor) -> dict[str, float]:
-    """Retrieval between the rows of `a` and `b` (row i ↔ row i) and zero-shot class accuracy."""
+    """Retrieval between the rows of `a` and `b` (row i ↔ row i), zero-shot class accuracy and the alignment
+    of the two spaces (tasks/alignment.py)."""
     device = model_device(model)
     za, zb = model.embed_a(a.to(device)).cpu(), model.embed_b(b.to(device)).cpu()
     metrics = retrieval(za, zb, torch.eye(len(za), dtype=torch.bool))
     metrics.update(zero_shot(za @ model.embed_b(prompts.to(device)).cpu().T, labels))
-    return metrics
+    return {**metrics, **alignment.alignment(za, zb)}
+
+
+def _protocols(n: int, n_classes: int) -> dict[str, dict]:
+    """How each metric is measured on n test rows (TaskData.about `protocols`)."""
+    base = {"set": "test", "split": "test"}
+    pairs = {
+        **base,
+        "protocol": "paired_rows",
+        "positives": "row i of the other side",
+        "queries": n,
+        "gallery": n,
+    }
+    out = {f"{d}_r{k}": {**pairs, "direction": d} for d in ("a2b", "b2a") for k in (1, 5, 10)}
+    zs = {**base, "protocol": "zero_shot", "queries": n, "classes": n_classes, "prompts": "the class centres"}
+    out.update(dict.fromkeys(("zs_top1", "zs_top5", "zs_mpcr"), zs))
+    for metric in ("align_mknn", "align_cka", "align_cknna"):
+        out[metric] = {**base, **alignment.protocol(n), "pairs": "row i ↔ row i"}
+    return out

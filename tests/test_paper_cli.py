@@ -184,3 +184,27 @@ def test_status_tells_apart_cells_of_the_same_method_task_ratio_and_seeds(varian
     assert len(lines) == 4
     assert sum(line.endswith(" · steps=20") for line in lines) == 2
     assert sum(line.endswith(" · steps=40") for line in lines) == 2
+
+
+def test_collect_has_each_metrics_protocol_and_the_table_says_it(sweep, capsys):
+    table = collect(Store(sweep))
+    record = json.loads(table.loc[0, "protocol_a2b_r1"])
+    assert record["protocol"] == "paired_rows" and record["split"] == "test" and record["gallery"] > 0
+    assert json.loads(table.loc[0, "protocol_align_cknna"])["protocol"] == "alignment"
+    assert "protocol_a2b_r1" not in metric_columns(table)
+    assert main(["table", "--results", str(sweep)]) == 0
+    assert "Synthetic, A→B R@1: paired_rows: set=test, split=test" in capsys.readouterr().out
+
+
+def test_a_bad_published_file_or_a_metric_the_task_lacks_is_one_line(sweep, tmp_path, capsys):
+    bad = tmp_path / "published.csv"
+    bad.write_text(
+        "method,task,dataset,split,protocol,metric,value,unit,source\nX,synthetic,test,test,sideways,a2b_r1,1,percent,S\n"
+    )
+    assert main(["table", "--results", str(sweep), "--published", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: published rows {bad}, row 2: unknown protocol 'sideways'; one of " + ", ".join(
+        ["all_captions", "one_caption", "same_text", "paired_rows", "zero_shot", "alignment", "reference"]
+    )
+    assert main(["table", "--results", str(sweep), "--metric", "one_a2b_r1"]) == 2
+    assert "no metric 'one_a2b_r1' in the results" in capsys.readouterr().err

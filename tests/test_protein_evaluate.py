@@ -33,7 +33,17 @@ def _data(test_a: torch.Tensor, zs: int = 2) -> EvalData:
 
 def test_each_protein_nearest_to_its_own_text_scores_one():
     m = evaluate(UnitModel(), _data(torch.stack([E[0], E[1], E[1], E[2]])), torch.tensor([0, 1]))
-    for key in ("a2b_r1", "a2b_r5", "a2b_r10", "b2a_r1", "b2a_r5", "b2a_r10", "zs_top1", "zs_mpcr"):
+    for key in (
+        "a2b_r1",
+        "a2b_r5",
+        "a2b_r10",
+        "b2a_r1",
+        "b2a_r5",
+        "b2a_r10",
+        "zs_top1",
+        "zs_mpcr",
+        "a2b_map",
+    ):
         assert m[key] == 1.0, key
 
 
@@ -43,6 +53,8 @@ def test_one_protein_pointing_at_a_wrong_text():
     assert m["a2b_r1"] == 0.75 and m["a2b_r5"] == 1.0
     # text 2 ranks the proteins all at similarity 0: stable order puts protein 0 first, a miss at 1
     assert math.isclose(m["b2a_r1"], 2 / 3, rel_tol=1e-6) and m["b2a_r5"] == 1.0
+    # MAP: protein 3 finds its text third (tied at 0 behind text 1): AP 1/3; text 2 finds protein 3 last: 1/4
+    assert math.isclose(m["a2b_map"], (3 + 1 / 3) / 4) and math.isclose(m["b2a_map"], (2 + 1 / 4) / 3)
     # zero-shot over the 2 most frequent texts (1, then 0 before 2 on the tie): proteins 0, 1, 2, all right
     assert m["zs_top1"] == 1.0 and "zs_top5" not in m
     # always answering text 1 is right for 2 of those 3 proteins

@@ -38,7 +38,12 @@ def test_every_caption_is_a_positive():
     assert m["toy_a2b_r5"] == pytest.approx(1.0)
     # b2a: only image 0's first caption ranks the wrong image first.
     assert m["toy_b2a_r1"] == pytest.approx(0.9)
-    assert m["ret_r1_mean"] == pytest.approx(0.7)
+    assert m["ret_r1_mean"] == pytest.approx(0.7)  # of the all-captions recalls only
+    six = [m[f"toy_{d}_r{k}"] for d in ("a2b", "b2a") for k in (1, 5, 10)]
+    assert m["toy_recall_mean"] == pytest.approx(sum(six) / 6)
+    one = [m[f"toy_one_{d}_r{k}"] for d in ("a2b", "b2a") for k in (1, 5, 10)]
+    assert m["toy_one_recall_mean"] == pytest.approx(sum(one) / 6) and all(v in (0.5, 1.0) for v in one)
+    assert {"toy_align_mknn", "toy_align_cka", "toy_align_cknna"} <= set(m)
     assert "zs_top1_mean" not in m
 
 

@@ -13,6 +13,7 @@ import torch
 from bench import registry
 from bench.errors import BenchError
 from bench.execute import execute
+from bench.protocols import PROTOCOLS
 from bench.spec import RunSpec
 from bench.store import Store
 from tasks.base import take
@@ -122,6 +123,12 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
     assert math.isfinite(metrics[entry.cls.primary_metric])
     assert folder.status()["data"] == data.about
     assert folder.status()["metric_units"] == dict.fromkeys(metrics, "fraction")
+    protocols = data.about["protocols"]  # how each metric was measured, with the run
+    assert set(metrics) <= set(protocols), (
+        f"metrics without a protocol: {sorted(set(metrics) - set(protocols))}"
+    )
+    assert all(protocols[m].get("protocol") in PROTOCOLS for m in metrics)
+    assert any(m.endswith("align_cknna") for m in metrics) and any(m.endswith("align_mknn") for m in metrics)
 
 
 @pytest.mark.parametrize("name", TASKS)

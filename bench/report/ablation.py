@@ -77,7 +77,7 @@ def ablation_table(
     tasks = pick(tasks, runs.loc[runs["method"] == full, "task"], "task", lambda t: in_order(runs, "task", t))
     runs = runs[runs["task"].isin(tasks)]
     # the columns are the full method's: elsewhere no row has a change from it
-    cols, notes = columns_for(runs[runs["method"] == full], tasks, metric, ratios, "ratio", shown)
+    cols = columns_for(runs[runs["method"] == full], tasks, metric, ratios, "ratio", shown)
     what = "primary metric" if metric is None else shown.get(metric, metric)
     return build(
         runs,
@@ -88,7 +88,6 @@ def ablation_table(
         baseline=full,
         delta_from=full,
         references=False,
-        notes=notes,
         percent=percent,
         digits=digits,
         alpha=alpha,

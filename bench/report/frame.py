@@ -338,12 +338,14 @@ def labels(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """The metric columns: float columns that are neither identity, entry, cost, provenance, `p_*` nor
-    `ref_*`."""
+    """The metric columns: float columns that are neither identity, entry, cost, provenance, `p_*`, `ref_*`
+    nor `protocol_*`."""
     return [
         c
         for c in df.columns
-        if c not in _NOT_METRICS and not c.startswith(("p_", "ref_")) and pd.api.types.is_float_dtype(df[c])
+        if c not in _NOT_METRICS
+        and not c.startswith(("p_", "ref_", "protocol_"))
+        and pd.api.types.is_float_dtype(df[c])
     ]
 
 

@@ -37,16 +37,16 @@ def pick(requested, present: pd.Series, kind: str, order) -> list[str]:
     return list(requested)
 
 
-def columns_for(runs, tasks, metric, ratios, kind, shown) -> tuple[list[Column], list[str]]:
-    """The columns of `tasks` (see make_table for `metric` and `kind`) and notes on metrics left out.
+def columns_for(runs, tasks, metric, ratios, kind, shown) -> list[Column]:
+    """The columns of `tasks` (see make_table for `metric` and `kind`).
 
     Pair ratios are those any run of the task has (any state), restricted to `ratios`. A metric asked for
-    that a task's done runs never report is left out for that task, with a note."""
+    that a task's done runs never report is a BenchError naming the metrics the task has."""
     unknown = sorted(set(ratios or ()) - set(runs["pair_ratio"]))
     if unknown:
         present = ", ".join(f"{r:g}" for r in sorted(runs["pair_ratio"].unique()))
         raise BenchError(f"no runs at pair ratio {', '.join(f'{r:g}' for r in unknown)}; present: {present}")
-    cols, notes = [], []
+    cols = []
     for task in tasks:
         of_task = runs[runs["task"] == task]
         done = of_task[of_task["state"] == DONE]
@@ -64,7 +64,11 @@ def columns_for(runs, tasks, metric, ratios, kind, shown) -> tuple[list[Column],
                     raise BenchError(f"no metric {m!r} in the results{closest(m, metric_columns(runs))}")
             undefined = [m for m in wanted if not done.empty and done[m].isna().all()]
             if undefined and metric is not None:
-                notes.append(f"{shown.get(task, task)} reports no {', '.join(undefined)}.")
+                has = [m for m in metric_columns(done) if done[m].notna().any()]
+                raise BenchError(
+                    f"--metric {', '.join(undefined)}: task {task} does not compute it under its protocols; "
+                    f"its metrics: {', '.join(has) or 'none'} (or leave the task out with --tasks)"
+                )
             metrics = [m for m in wanted if m not in undefined]
         tname = shown.get(task, task)
         if kind == "ratio":
@@ -81,4 +85,4 @@ def columns_for(runs, tasks, metric, ratios, kind, shown) -> tuple[list[Column],
             ]
     if not cols:
         raise BenchError("nothing to tabulate: no pair ratio or metric of the chosen tasks has results")
-    return cols, notes
+    return cols

@@ -20,6 +20,17 @@ DEFAULT_NAMES = {
         for d, a, b in (("a2b", "A", "B"), ("b2a", "B", "A"))
         for k in (1, 5, 10)
     },
+    **{
+        f"one_{d}_r{k}": f"{a}→{b} R@{k} (one caption)"
+        for d, a, b in (("a2b", "A", "B"), ("b2a", "B", "A"))
+        for k in (1, 5, 10)
+    },
+    "one_recall_mean": "mean recall (one caption)",
+    "a2b_map": "A→B MAP",
+    "b2a_map": "B→A MAP",
+    "align_mknn": "mutual kNN",
+    "align_cka": "CKA",
+    "align_cknna": "CKNNA",
     "zs_top1": "Zero-shot top-1",
     "zs_top5": "Zero-shot top-5",
     "zs_mpcr": "Zero-shot mean per-class recall",

@@ -22,7 +22,10 @@ Rules (they hold for every output format):
   Holm-corrected together and a cell is marked significant when the corrected p < alpha; the legend
   says which tests were made, on how many pairs, and why a cell has none.
 - Reference rows (`ref_NAME_<metric>` columns, no training) hold one value per split seed; they are
-  neither ranked nor tested.
+  neither ranked nor tested. Published rows (published.py: numbers papers report) are shown, in italics,
+  where the column's task, metric, dataset, split and protocol are theirs; neither ranked nor tested.
+- A column holds one protocol: the runs' recorded protocol of its metric (protocol.py); the legend says
+  what it is.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from bench.errors import BenchError
 from bench.report.frame import IDENTITY, in_order, prepare, reference_names, row_label, variant_rows
 from bench.report.layout import Column, columns_for, pick
 from bench.report.names import names
+from bench.report.protocol import column_protocols
+from bench.report.protocol import legend as protocol_legend
+from bench.report.published import matching
 from bench.report.stats import SIGN_FLIP, T_TEST, PairedTest, ci_half, holm, paired_test, summarize
 from bench.states import DONE
 
@@ -108,6 +114,7 @@ def make_table(
     digits: int = 1,
     alpha: float = 0.05,
     spread: str = "std",
+    published: pd.DataFrame | None = None,
 ) -> Table:
     """The results table of the collected runs `df` (one row per run, as `collect` writes it).
 
@@ -118,7 +125,8 @@ def make_table(
     in the results, then by name). baseline: the method the others are tested against (default: the one
     that declares itself the baseline, else the first by order, of those with runs in the chosen
     tasks). display: raw name → shown name for methods, tasks, metrics and references, over the
-    labels in the results. percent: values × 100. spread: "std" or "ci" (95 % t interval of the mean)."""
+    labels in the results. percent: values × 100. spread: "std" or "ci" (95 % t interval of the mean).
+    published: checked published rows (published.load), shown where they match a column."""
     if columns not in ("ratio", "metric"):
         raise BenchError(f"columns must be 'ratio' or 'metric', not {columns!r}")
     runs = prepare(df)
@@ -128,7 +136,7 @@ def make_table(
     methods = pick(methods, runs["method"], "method", lambda present: in_order(runs, "method", present))
     if baseline is None:
         baseline = default_baseline(runs)
-    cols, notes = columns_for(runs, tasks, metric, ratios, columns, shown)
+    cols = columns_for(runs, tasks, metric, ratios, columns, shown)
     asked = [metric] if isinstance(metric, str) else metric or []
     what = ", ".join(shown.get(m, m) for m in asked) or "primary metric"
     title = f"{what} by pair ratio" if columns == "ratio" else f"{'all metrics' if metric is None else what}"
@@ -139,11 +147,11 @@ def make_table(
         shown,
         title=title[0].upper() + title[1:] + (" (%)" if percent else ""),
         baseline=baseline,
-        notes=notes,
         percent=percent,
         digits=digits,
         alpha=alpha,
         spread=spread,
+        published=published,
     )
 
 
@@ -164,17 +172,18 @@ def build(
     baseline: str | None,
     delta_from: str | None = None,
     references: bool = True,
-    notes: Sequence[str] = (),
     percent: bool = True,
     digits: int = 1,
     alpha: float = 0.05,
     spread: str = "std",
+    published: pd.DataFrame | None = None,
 ) -> Table:
     """The Table of `methods` (one row per variant) × `columns` from prepared runs (frame.prepare), by the
     rules of this module."""
     if spread not in SPREADS:
         raise BenchError(f"spread must be one of {', '.join(SPREADS)}, not {spread!r}")
     done = runs[runs["state"] == DONE]
+    records = column_protocols(done, columns)
     scale = 100.0 if percent else 1.0
     by_cell = _by_cell(done, columns)
     rows_of = variant_rows(runs, [m for m in dict.fromkeys([*methods, baseline, delta_from]) if m])
@@ -224,7 +233,31 @@ def build(
     legend = _legend(
         runs, columns, methods, rows, n_expected, shown, baseline, delta_from, tests, alpha, spread
     )
-    return Table(title, tuple(columns), tuple(rows), n_expected, digits, (*legend, *notes), spread)
+    sources = _published_rows(published, columns, records, scale, rows) if published is not None else []
+    legend += protocol_legend(columns, records, shown) + sources
+    return Table(title, tuple(columns), tuple(rows), n_expected, digits, tuple(legend), spread)
+
+
+def _published_rows(published, columns, records, scale, rows: list) -> list[str]:
+    """Append to `rows` one italic row per published method with a number in some column; the legend lines
+    that give each its source."""
+    found: dict[str, dict[int, tuple[float, str]]] = {}
+    for j, (col, record) in enumerate(zip(columns, records, strict=True)):
+        for r in matching(published, col.task, col.metric, record).to_dict("records"):
+            found.setdefault(r["method"], {})[j] = (r["fraction"] * scale, r["source"])
+    notes = []
+    for method, cells in found.items():
+        row = [
+            Cell(cells[j][0], math.nan, 1, complete=True) if j in cells else Cell()
+            for j in range(len(columns))
+        ]
+        rows.append(Row(method, f"{method} (published)", tuple(row), reference=True))
+        where = "; ".join(sorted({s for _, s in cells.values()}))
+        notes.append(
+            f"{method} (published): as reported, same task, split and protocol; not ranked or tested. "
+            f"Source: {where}."
+        )
+    return notes
 
 
 def _expected(grid: dict, keys: Sequence[tuple[str, str]], columns: Sequence[Column]) -> tuple[int, ...]:

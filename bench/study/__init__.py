@@ -7,4 +7,5 @@ tunes, runs and reports it under `<results>/studies/NAME/`, `study status FILE` 
 - tuning.py: run each tuning study up to its budget (in this process, local processes, or SLURM)
 - command.py: `study run` and `study status`
 - report.py: the Markdown, LaTeX and HTML report of the study's cells
+- cost.py: the GPU-hours of planned cells from the cost records of runs already made
 """

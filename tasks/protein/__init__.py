@@ -20,7 +20,7 @@ from tasks import contamination
 from tasks._shared import MLPTower, two_rows
 from tasks.base import Task, TaskData
 from tasks.protein import sources
-from tasks.protein.evaluate import EvalData, evaluate, evaluate_items
+from tasks.protein.evaluate import EvalData, evaluate, evaluate_items, protocols
 from tasks.protein.pipeline import STD_FLOOR, Pipeline, keys
 from tasks.protein.towers import IdentityTower, ProteinPool, text_views
 
@@ -147,12 +147,13 @@ class Protein(Task):
         texts = (feats - mean) / std
         gallery = test_text.unique()
         test_a = (protein["test"].float() - protein["mean"]) / protein["std"]
+        ev = EvalData(test_a, test_text, gallery, texts[gallery], pool, train_text, self.p["zs_classes"])
         return TaskData(
             train_a=pool,
             train_b=texts[train_text],
             b_ids=train_text.clone() if self.p["same_text_positives"] else None,
-            eval=EvalData(test_a, test_text, gallery, texts[gallery], pool, train_text, self.p["zs_classes"]),
-            about=self._about(summary),
+            eval=ev,
+            about={**self._about(summary), "protocols": protocols(ev)},
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:

@@ -7,7 +7,8 @@ UCM-CLS, WHU-RS19, RSSCN7 and AID.
 Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
 `finetune` (end to end on raw pixels). Data: sources.py and data.py (`source=synthetic[:N]`:
 generated scenes that need no download, synthetic.py); inputs of both modes: inputs.py and
-features.py; towers.py; images.py (views); evaluate.py.
+features.py; towers.py; images.py (views); evaluate.py (both retrieval protocols, alignment, zero-shot;
+the protocol of each metric in TaskData.about).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench.params import Param
 from tasks import _openclip, contamination
 from tasks.base import Task, TaskData, take
 from tasks.rs import data, features, inputs, sources, synthetic, towers
-from tasks.rs.evaluate import evaluate, evaluate_items
+from tasks.rs.evaluate import evaluate, evaluate_items, protocols
 from tasks.rs.images import image_caption_views
 
 SOURCE_HELP = "hf:<owner>/<name>, hf:/path/to/folder, local:DIR or synthetic[:N]"
@@ -166,8 +167,9 @@ class RemoteSensing(Task):
         frozen = self.p["mode"] == "frozen"
         x = dict(features.frozen(self.p)) if frozen else self._finetune_inputs()
         about = x.pop("about")
+        about = json.loads(about) if isinstance(about, str) else about
         return TaskData(
-            about=json.loads(about) if isinstance(about, str) else about,
+            about={**about, "protocols": protocols(x, about, inputs.templates(self.p))},
             train_a=x["train_a"].float() if frozen else x["train_a"],
             train_b=x["train_b"].float() if frozen else x["train_b"],
             keywords=x["keywords"].float() if frozen and "keywords" in x else x.get("keywords"),

@@ -32,7 +32,7 @@ from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
 from tasks.rs.towers import FeatureTower
 from tasks.vl import features, sources, synthetic, templates
-from tasks.vl.evaluate import evaluate, evaluate_items
+from tasks.vl.evaluate import evaluate, evaluate_items, protocols
 from tasks.vl.karpathy import DATASETS
 from tasks.vl.released import RELEASED
 from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
@@ -184,6 +184,7 @@ class VisionLanguage(Task):
                 x = features.finetune(p, raw, tokenize, size)
             x["about"] = raw.about
         about = x.pop("about")
+        about = {**about, "protocols": protocols(x, about, list(templates.TEMPLATES))}
         ids = x["train_text_ids"] if p["same_text_positives"] else None  # (N, m): one caption drawn per step
         return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, b_ids=ids, about=about)
 

@@ -7,10 +7,13 @@ another image, as the template captions of class data often are). `a2b_r{k}`: im
 the distinct test captions (identical captions are one item, so that k nearest are k different texts);
 `b2a_r{k}`: text → image, every test caption a query, the test images the gallery; k = 1, 5, 10. With
 unique captions (Flickr30k, COCO) this is CLIP_benchmark's retrieval over all captions.
-`recall_mean`, the primary metric, is the mean of these six. Where the data has classes, zero-shot
-classification of the test images (`zs_top1`, `zs_top5`, `zs_mpcr`) against class embeddings: the text
-embeddings of a class's prompts, one per caption template, averaged and normalised (or, for a model
-whose `prompt_pooling` is `max`, the best template's score: tasks/metrics.py `class_scores`).
+`recall_mean`, the primary metric, is the mean of these six. The one-caption protocol of S-CLIP's evaluation
+(open_clip's `get_clip_metrics` on one caption drawn per image, the diagonal alone positive: tasks/metrics.py
+`one_caption`): `one_a2b_r{k}`, `one_b2a_r{k}`, `one_recall_mean`. The alignment of the test images with
+their drawn captions (tasks/alignment.py): `align_mknn`, `align_cka`, `align_cknna`. Where the data has
+classes, zero-shot classification of the test images (`zs_top1`, `zs_top5`, `zs_mpcr`) against class
+embeddings: the text embeddings of a class's prompts, one per caption template, averaged and normalised
+(or, for a model whose `prompt_pooling` is `max`, the best template's score: tasks/metrics.py `class_scores`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from tasks import alignment
 from tasks._shared import embed_pool, model_device
-from tasks.metrics import class_scores, recalls_at, zero_shot
+from tasks.metrics import ONE_CAPTION_SEED, class_scores, one_caption, one_caption_each, recalls_at, zero_shot
 
 
 def positives(owner: Tensor, text_ids: Tensor, n_images: int) -> Tensor:
@@ -59,7 +63,10 @@ def evaluate(model: Any, inputs: dict[str, Any], n_templates: int, batch: int) -
     device = model_device(model)
     za = embed_pool(model.embed_a, inputs["test_images"], device, batch)
     zb = embed_pool(model.embed_b, inputs["test_texts"], device, batch)
-    out = recalls(za, zb, inputs["test_owner"], inputs["test_text_ids"])
+    owner = inputs["test_owner"]
+    out = recalls(za, zb, owner, inputs["test_text_ids"])
+    out.update(one_caption(za, zb, owner))
+    out.update(alignment.alignment(za, zb[one_caption_each(owner, len(za))]))
     if "zs_labels" in inputs:
         zp = embed_pool(model.embed_b, inputs["zs_prompts"], device, batch)
         scores = class_scores(za, zp, n_templates, getattr(model, "prompt_pooling", "mean"))
@@ -77,3 +84,36 @@ def evaluate_items(
     za = embed_pool(model.embed_a, images, device, batch)
     zb = embed_pool(model.embed_b, captions.flatten(0, 1), device, batch)
     return recalls(za, zb, torch.arange(n).repeat_interleave(m), text_ids.flatten())
+
+
+def protocols(inputs: dict[str, Any], about: dict, templates: list[str]) -> dict[str, dict]:
+    """How each metric of `evaluate` on `inputs` is measured (TaskData.about `protocols`)."""
+    n, n_cap = len(inputs["test_images"]), len(inputs["test_owner"])
+    distinct = len(first_of_each(inputs["test_text_ids"]))
+    base = {"set": "test", "split": about.get("eval_sets", {}).get("test", {}).get("split", "test")}
+    every = {**base, "protocol": "all_captions", "captions_per_item": f"all ({n_cap} for {n} images)"}
+    every["source"] = "CLIP_benchmark (identical captions one gallery item)"
+    one = {**base, "protocol": "one_caption", "captions_per_item": f"1, drawn (seed {ONE_CAPTION_SEED})"}
+    one["source"] = "open_clip get_clip_metrics (S-CLIP)"
+    out: dict[str, dict] = {}
+    for k in (1, 5, 10):
+        out[f"a2b_r{k}"] = {**every, "direction": "image → text", "queries": n, "gallery": distinct}
+        out[f"b2a_r{k}"] = {**every, "direction": "text → image", "queries": n_cap, "gallery": n}
+        for d, words in (("a2b", "image → text"), ("b2a", "text → image")):
+            out[f"one_{d}_r{k}"] = {**one, "direction": words, "queries": n, "gallery": n}
+    out["recall_mean"] = {**every, "direction": "mean of the six R@k"}
+    out["one_recall_mean"] = {**one, "direction": "mean of the six R@k"}
+    for metric in ("align_mknn", "align_cka", "align_cknna"):
+        out[metric] = {**base, **alignment.protocol(n), "pairs": "each image, its drawn caption"}
+    if "zs_labels" in inputs:
+        labels = inputs["zs_labels"]
+        record = {
+            **base,
+            "protocol": "zero_shot",
+            "queries": len(labels),
+            "classes": int(labels.max()) + 1 if len(labels) else 0,
+            "templates": " | ".join(templates),
+            "pooling": "mean over templates (max for a model whose prompt_pooling is max)",
+        }
+        out.update(dict.fromkeys(("zs_top1", "zs_top5", "zs_mpcr"), record))
+    return out
