@@ -38,11 +38,12 @@ def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.devi
     return torch.cat(parts) if parts else torch.zeros(0, tower.out_dim, device=device)
 
 
-def feature_encoders(method: Any, task: Any, model: Any, data: TaskData) -> tuple[nn.Module, nn.Module]:
-    """The two modules whose outputs a method that fits is given: the task's frozen features, or with
-    `features=towers` the model's towers as built."""
-    if method.p.get("features", "frozen") == "towers":
-        return model.encoder_a, model.encoder_b
+def frozen_encoders(method: Any, task: Any, data: TaskData) -> tuple[nn.Module, nn.Module] | None:
+    """The task's frozen features (Task.frozen_features) for a method that fits on them (the default);
+    None for one that fits on the towers' outputs (`features=towers`) or does not fit. A task that cannot
+    serve them refuses here (BenchError)."""
+    if not method.fits or method.p.get("features", "frozen") == "towers":
+        return None
     return task.frozen_features(data)
 
 

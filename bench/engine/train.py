@@ -26,7 +26,7 @@ from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
-from bench.engine.fit import FittedModel, feature_encoders, feature_names, fit_data
+from bench.engine.fit import FittedModel, feature_names, fit_data, frozen_encoders
 from bench.engine.inputs import StepInputs
 from bench.engine.loader import StepLoader, default_workers, needed
 from bench.engine.model import TwoTower
@@ -93,6 +93,7 @@ class Run:
     fit_s: float = 0.0
     features: FitData | None = None  # what the method fitted on (a method that fits, with pairs)
     fitted: FittedModel | None = None  # a closed-form method's model, once fitted
+    frozen: tuple[Any, Any] | None = None  # the task's frozen features a method that fits is given (fit.py)
     fit_features: dict[str, str] | None = None  # the names of the features fitted on, per modality
 
     @property
@@ -132,6 +133,7 @@ def setup(
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
         raise BenchError(f"{spec.label()}: {why}")
+    frozen = frozen_encoders(method, task, data)  # refused here, before split.json, when not servable
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 
@@ -168,6 +170,7 @@ def setup(
         dist,
         device,
         steps,
+        frozen=frozen,
     )
     run.sampler_state = sampler.state_dict()
     return run
@@ -231,7 +234,8 @@ def fit(run: Run, out: RunOutput) -> None:
     if not run.method.fits or run.shape.paired == 0:
         return
     tic = time.perf_counter()
-    encoders = tuple(e.to(run.device) for e in feature_encoders(run.method, run.task, run.model, run.data))
+    towers = (run.model.encoder_a, run.model.encoder_b)
+    encoders = tuple(e.to(run.device) for e in (run.frozen or towers))
     run.fit_features = feature_names(encoders, run.method)
     run.features = fit_data(encoders, run.data, run.split, run.device)
     fitted = run.method.fit(run.features)
