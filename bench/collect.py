@@ -9,9 +9,10 @@ data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, devi
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
 bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
-`_excluded`), `metric_unit` (`fraction`: the tables show percent) and, for each metric, `protocol_<metric>`:
+`_excluded`), `metric_unit` (`fraction`: the tables show percent), for each metric, `protocol_<metric>`:
 how it was measured (bench/protocols.py; JSON: protocol, set, split, queries, gallery, ...; a `val_` metric
-has its test metric's protocol on the validation split). Nothing here imports torch.
+has its test metric's protocol on the validation split), and `fit_features` (a method that fits: the
+features it was given, "A: name · B: name"; None otherwise). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def row(folder: RunFolder) -> dict:
     out.update(protocol_columns(status.get("data", {}), metrics))
     units = set(status.get("metric_units", {}).values())
     out["metric_unit"] = units.pop() if len(units) == 1 else ",".join(sorted(units)) or None
+    fit = status.get("fit_features")
+    out["fit_features"] = " · ".join(f"{side.upper()}: {name}" for side, name in fit.items()) if fit else None
     return out
 
 
