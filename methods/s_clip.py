@@ -18,13 +18,21 @@ class SClip(PseudoLabel):
     ε = 1/s, 10 iterations, uniform marginals), differentiated through (to a_u, a_p and s) unless
     `detach_targets`; L_caption is the soft CE of s · a_u · b_pᵀ against the rows of P normalised.
     L_keyword (when the task has a keyword vocabulary): the candidates of unpaired row i are the
-    keywords of the paired row argmax_j P_ij, targets cos / Σ cos over them (`keyword_floor`:
-    floored at 1e-6), soft CE of s · a_u · kwᵀ, averaged over all unpaired rows.
+    keywords of the paired row argmax_j P_ij, targets c / Σ c over them with c = max(cos, 1e-6)
+    (`keyword_floor`, the default; false: the released c = cos), soft CE of s · a_u · kwᵀ, averaged over
+    all unpaired rows. The floor changes nothing where every candidate's cosine is positive, as with
+    CLIP's own projections from pretrained weights (heads=clip, S-CLIP's regime); under fresh heads a share
+    of the cosines is negative and the released targets leave [0, 1] without bound.
     """
 
     name = "s_clip"
     label = "S-CLIP"
-    source = "Mo et al., NeurIPS 2023 (arXiv 2305.14095); code alinlab/s-clip (custom/loss.py)"
+    source = (
+        "Mo et al., NeurIPS 2023 (arXiv 2305.14095); code alinlab/s-clip (custom/loss.py). Differs from the "
+        "release: keyword targets floored at cos 1e-6 (keyword_floor; released cos / Σ cos is unbounded "
+        "once cosines go negative, as under fresh heads); its regime, CLIP's own projections from CLIP's "
+        "scale, is the task's heads=clip (rs, vl open_clip), fresh heads elsewhere"
+    )
     order = 50
     params = {
         **PseudoLabel.params,
@@ -46,6 +54,11 @@ class SClip(PseudoLabel):
             high=10.0,
             log=True,
             valid="[0, inf)",
+        ),
+        "keyword_floor": Param(
+            True,
+            "floor the keyword cosines at 1e-6, bounded targets (equal to the release's while all are "
+            "positive); false: the released sim / Σ sim, unbounded once cosines go negative",
         ),
         "sinkhorn_iters": Param(10, "Sinkhorn iterations of the caption plan", valid="[1, inf)"),
         "detach_targets": Param(False, "no gradient through the plan (project's form); false: as released"),

@@ -1,8 +1,8 @@
 """Frozen features: those of the frozen modes (rs and vl), every row of a pool through a frozen tower,
-L2-normalised (CLIP's own space) and kept in half precision on the CPU, as their caches hold them
-(bench/cache.py); and the modules of each task's declared frozen unimodal features, what a method that
-fits is given (tasks/base.py `Task.frozen_features`): the inputs as they are, raw pixels, or a pretrained
-tower kept frozen.
+L2-normalised (CLIP's own space; or as they are, the inputs of CLIP's own projections with heads=clip) and
+kept in half precision on the CPU, as their caches hold them (bench/cache.py); and the modules of each
+task's declared frozen unimodal features, what a method that fits is given (tasks/base.py
+`Task.frozen_features`): the inputs as they are, raw pixels, or a pretrained tower kept frozen.
 
 The leading underscore keeps the task registry (bench/registry.py) from looking for a task here.
 """
@@ -27,14 +27,17 @@ def unit_features(
     batch: int,
     desc: str,
     view: Callable[[Tensor], Tensor] | None = None,
+    unit: bool = True,
 ) -> Tensor:
     """Unit features (half precision, CPU) of every row of `items` (a Tensor or a pool with `take`),
-    `batch` rows at a time in order, each batch first through `view` where given (embed_pool)."""
+    `batch` rows at a time in order, each batch first through `view` where given (embed_pool); with
+    `unit` false the tower's outputs as they are."""
 
-    def unit(x: Tensor) -> Tensor:
-        return nn.functional.normalize(tower(x).float(), dim=-1).half()
+    def one(x: Tensor) -> Tensor:
+        y = tower(x).float()
+        return (nn.functional.normalize(y, dim=-1) if unit else y).half()
 
-    return embed_pool(unit, items, device, batch, transform=view, desc=desc)
+    return embed_pool(one, items, device, batch, transform=view, desc=desc)
 
 
 class FrozenInputs(nn.Module):

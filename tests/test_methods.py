@@ -174,9 +174,9 @@ def test_s_clip_caption_targets_are_the_normalised_pot_plan():
 
 def test_s_clip_keyword_term():
     """Candidates: the keywords of the paired row with the largest plan entry; targets the similarity
-    to each candidate over their sum (1 for a single candidate), as released."""
+    to each candidate over their sum (1 for a single candidate), as released (keyword_floor=false)."""
     batch, rec = make_batch(4, 6, keywords=True)
-    terms = create("s_clip").terms(batch)
+    terms = create("s_clip", keyword_floor=False).terms(batch)
     assert set(terms) == {"clip", "pl", "kw"}
     a_u, a_p, kw = (rec.tensors[k] for k in ("a_u", "a_p", "keywords"))
     cost = (1 - a_u.detach().double() @ a_p.detach().double().T).numpy()

@@ -122,7 +122,7 @@ def double_batch(b_p=4, b_u=6, seed=0, scale=1 / 0.07):
 
 
 S_CLIP_FORMS = [
-    ("s_clip", {}, "ot-image"),
+    ("s_clip", {"keyword_floor": False}, "ot-image"),  # the released keyword targets (default: floored)
     ("hard_pl", {"w_pl": 0.5, "w_kw": 0.5, "unpaired_a_negatives": True}, "hard-image"),
     (
         "soft_pl",
@@ -236,12 +236,12 @@ def test_keyword_targets_floored_are_a_distribution_and_the_loss_is_nonnegative(
         assert float(soft_cross_entropy(torch.tensor([[0.0, -m, 0.0]] * 3, dtype=torch.double), t)) >= 0
 
 
-def test_s_clip_keyword_floor_option_uses_the_floored_targets():
+def test_s_clip_keyword_floor_default_uses_the_floored_targets():
     batch, rec, s, kw_mask = double_batch()
     a_u, kw = rec.tensors["a_u"], rec.tensors["keywords"]
-    method = create("s_clip", keyword_floor=True)
+    method = create("s_clip")
     plan = method.targets(batch)
     candidates = kw_mask[plan.argmax(1)]
     expected = soft_cross_entropy(s * a_u @ kw.T, keyword_targets((a_u @ kw.T).detach(), candidates, True))
     torch.testing.assert_close(method.terms(batch)["kw"], expected, rtol=1e-12, atol=0)
-    assert not torch.isclose(create("s_clip").terms(batch)["kw"], expected)
+    assert not torch.isclose(create("s_clip", keyword_floor=False).terms(batch)["kw"], expected)

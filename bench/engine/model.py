@@ -30,7 +30,13 @@ class ProjectionHead(nn.Module):
 class TwoTower(nn.Module):
     """f_A → head_A → L2 norm, f_B → head_B → L2 norm, the CLIP scale s = exp(t), t ≤ log 100, and a
     learnable logit bias b (`logit_bias`, from its initial value `bias`) where the method asks for one
-    (methods/base.py `Method.logit_bias`; None: no such parameter)."""
+    (methods/base.py `Method.logit_bias`; None: no such parameter).
+
+    Fresh heads (ProjectionHead, `dim`, `dropout`) and s = 1/`temperature` at the start, unless both towers
+    bring their own joint space (a float `logit_scale` attribute: CLIP's own projections, heads=clip of rs
+    and vl): then the heads are the identity and s starts from the towers' scale (CLIP's learned one),
+    and t trains with pretrained towers at encoder_lr, as S-CLIP fine-tunes CLIP's whole model at one
+    learning rate (alinlab/s-clip main.py: one AdamW group, its logit_scale undecayed)."""
 
     def __init__(
         self,
@@ -44,11 +50,14 @@ class TwoTower(nn.Module):
     ):
         super().__init__()
         self.encoder_a, self.encoder_b = encoder_a, encoder_b
-        self.head_a = ProjectionHead(encoder_a.out_dim, dim, dropout)
-        self.head_b = ProjectionHead(encoder_b.out_dim, dim, dropout)
-        self.log_scale = nn.Parameter(
-            torch.tensor(math.log(1 / temperature)), requires_grad=learn_temperature
-        )
+        self.own_space = own_scale(encoder_a, encoder_b)
+        if self.own_space is None:
+            self.head_a: nn.Module = ProjectionHead(encoder_a.out_dim, dim, dropout)
+            self.head_b: nn.Module = ProjectionHead(encoder_b.out_dim, dim, dropout)
+        else:
+            self.head_a, self.head_b = nn.Identity(), nn.Identity()
+        start = 1 / temperature if self.own_space is None else self.own_space
+        self.log_scale = nn.Parameter(torch.tensor(math.log(start)), requires_grad=learn_temperature)
         self.logit_bias = None if bias is None else nn.Parameter(torch.tensor(float(bias)))
 
     def embed_a(self, x: Any) -> Tensor:
@@ -66,11 +75,20 @@ class TwoTower(nn.Module):
             self.log_scale.clamp_(max=math.log(MAX_LOGIT_SCALE))
 
     def param_groups(self, lr: float, encoder_lr: float, weight_decay: float) -> list[dict]:
-        """Pretrained encoders (an encoder with `pretrained = True`) train at encoder_lr, the rest at lr."""
+        """Pretrained encoders (an encoder with `pretrained = True`) train at encoder_lr, the rest at lr; the
+        scale t with them when it is the towers' own (CLIP's) and they are pretrained."""
         slow, fast = [], []
         for encoder in (self.encoder_a, self.encoder_b):
             params = [p for p in encoder.parameters() if p.requires_grad]
             (slow if getattr(encoder, "pretrained", False) else fast).extend(params)
-        fast += [p for n, p in self.named_parameters() if not n.startswith("encoder_") and p.requires_grad]
+        rest = [p for n, p in self.named_parameters() if not n.startswith("encoder_") and p.requires_grad]
+        own = self.own_space is not None and getattr(self.encoder_a, "pretrained", False)
+        (slow if own else fast).extend(rest)
         groups = [{"params": fast, "lr": lr}, {"params": slow, "lr": encoder_lr}]
         return [dict(g, weight_decay=weight_decay) for g in groups if g["params"]]
+
+
+def own_scale(encoder_a: nn.Module, encoder_b: nn.Module) -> float | None:
+    """The scale of the towers' own joint space when both carry one (`logit_scale`, a float), else None."""
+    scales = [getattr(e, "logit_scale", None) for e in (encoder_a, encoder_b)]
+    return scales[0] if all(isinstance(x, float) for x in scales) else None

@@ -4,8 +4,10 @@ Train pool: the train splits of the caption sets (default RSICD and Sydney-Capti
 adds UCM-Captions, which has no hub copy: `datasets=rsicd,ucm,sydney`); retrieval on their
 evaluation splits (S-CLIP's `val`, `splits` to change) over all five captions; zero-shot on RSICD-CLS,
 UCM-CLS, WHU-RS19, RSSCN7 and AID.
-Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, heads train) or
-`finetune` (end to end on raw pixels). Data: sources.py and data.py (`source=synthetic[:N]`:
+Encoders: open_clip by name and pretrained tag, `frozen` (features cached once, the projections
+train) or `finetune` (end to end on raw pixels). `heads=clip` (default, S-CLIP's regime): no fresh head,
+CLIP's own projections fine-tune from CLIP's weights and its learned scale; `heads=fresh`: fresh heads on
+CLIP's outputs. Data: sources.py and data.py (`source=synthetic[:N]`:
 generated scenes that need no download, synthetic.py); inputs of both modes: inputs.py and
 features.py; towers.py; images.py (views); evaluate.py (both retrieval protocols, alignment, zero-shot;
 the protocol of each metric in TaskData.about).
@@ -84,6 +86,12 @@ class RemoteSensing(Task):
             "frozen: cached features, heads train; finetune: end to end",
             choices=("frozen", "finetune"),
         ),
+        "heads": Param(
+            "clip",
+            "clip: CLIP's own projections and learned scale, no fresh head (S-CLIP's regime); fresh: fresh "
+            "projection heads on CLIP's outputs, from the method's temperature",
+            choices=("clip", "fresh"),
+        ),
         "n_views": Param(4, "frozen: SimCLR views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
             0, "frozen: seed of the cached views", valid=f"[0, {2**63 - features.VIEW_SEED})"
@@ -114,6 +122,7 @@ class RemoteSensing(Task):
     def __init__(self, **values: Any):
         super().__init__(**values)
         self._model = None
+        self._projections = None  # frozen, heads=clip: CLIP's own projections and scale, from the cache
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
@@ -167,6 +176,8 @@ class RemoteSensing(Task):
     def load(self) -> TaskData:
         frozen = self.p["mode"] == "frozen"
         x = dict(features.frozen(self.p)) if frozen else self._finetune_inputs()
+        if frozen and self.p["heads"] == "clip":
+            self._projections = _openclip.projections(x)
         about = x.pop("about")
         about = json.loads(about) if isinstance(about, str) else about
         return TaskData(
@@ -179,11 +190,20 @@ class RemoteSensing(Task):
         )
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """heads=clip: towers whose output is CLIP's own space (no fresh head); frozen: the cached features,
+        through CLIP's own projections (copies) with heads=clip; finetune: open_clip's towers (a copy)."""
+        own = self.p["heads"] == "clip"
         if self.p["mode"] == "frozen":
             dim = data.train_a.shape[-1]
-            return towers.FeatureTower(dim, captions=False), towers.FeatureTower(dim, captions=True)
+            if not own:
+                return towers.FeatureTower(dim, captions=False), towers.FeatureTower(dim, captions=True)
+            proj_a, proj_b, scale = copy.deepcopy(self._projections)
+            return (
+                towers.FeatureTower(dim, False, proj_a, scale),
+                towers.FeatureTower(data.train_b.shape[-1], True, proj_b, scale),
+            )
         model, _, _, mean, std = self._model
-        return _openclip.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none")
+        return _openclip.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none", own)
 
     def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """The open_clip image tower's features and its text tower's (the cached ones in frozen mode, the

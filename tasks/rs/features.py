@@ -1,15 +1,18 @@
 """Frozen mode: open_clip features of every input, computed once and cached (bench/cache.py).
 
 Train images get their original features and those of K SimCLR views (row 0, rows 1..K); every
-feature is L2-normalised (CLIP's own space). The key holds the encoder, the views and the data's
-identity (data.fingerprint: hub commits, local files, evaluation splits), so a change to any of them
-builds a new entry. The entry also holds what was evaluated (`about`, JSON), for a cached load.
+feature is L2-normalised (CLIP's own space), or with heads=clip the input of CLIP's own final projection
+as it is, the entry then holding those projections and CLIP's learned scale (tasks/_openclip.py
+`projection_tensors`), so that they train from CLIP's weights. The key holds the encoder, the views and
+the data's identity (data.fingerprint: hub commits, local files, evaluation splits), so a change to any
+of them builds a new entry. The entry also holds what was evaluated (`about`, JSON), for a cached load.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -26,22 +29,27 @@ BATCH = 64
 VIEW_SEED = 20_000
 
 
-def _encode(
-    tower: nn.Module, items: Any, device: torch.device, desc: str, view: Callable | None = None
+def encode(
+    tower: nn.Module, items: Any, device: torch.device, desc: str, view: Callable | None = None, unit=True
 ) -> Tensor:
-    """tasks/_frozen.py `unit_features`, BATCH rows at a time."""
-    return unit_features(tower, items, device, BATCH, desc, view)
+    """tasks/_frozen.py `unit_features`, BATCH rows at a time (as they are where `unit` is false)."""
+    return unit_features(tower, items, device, BATCH, desc, view, unit)
 
 
 def build(p: dict[str, Any]) -> dict[str, Tensor]:
     raw = data.read(p)
     model, tokenize, size, mean, std = _openclip.build(p["encoder"], p["pretrained"], "rs")
+    out: dict[str, Any] = {"about": json.dumps(raw.about)}  # what was evaluated, known to a cached load
+    own = p["heads"] == "clip"
+    if own:
+        out |= _openclip.projection_tensors(model, "rs")
     image, text = _openclip.towers(model, mean, std, pretrained=True)
     device = default_device()
     image, text = image.to(device).eval(), text.to(device).eval()
     raw_inputs = inputs.model_inputs(raw, tokenize, size, p)
     gen = torch.Generator().manual_seed(VIEW_SEED + p["view_seed"])
-    out: dict[str, Any] = {"about": json.dumps(raw.about)}  # what was evaluated, known to a cached load
+    _encode = partial(encode, unit=not own)
+
     with torch.no_grad():
         for key, value in raw_inputs.items():
             if key == "train_a":
@@ -68,4 +76,6 @@ def frozen(p: dict[str, Any]) -> dict[str, Tensor]:
     names = ("encoder", "pretrained", "n_views", "view_seed", "n_captions", "templates", "keywords")
     names += ("n_keywords", "contamination")
     key = {**{k: p[k] for k in names}, "data": data.fingerprint(p)}
+    if p["heads"] == "clip":  # heads=fresh keeps the key of the unit features it has always had
+        key["features"] = "before CLIP's projections"
     return cache.tensors("rs-features", key, lambda: build(p))

@@ -91,6 +91,12 @@ class VisionLanguage(Task):
         "image_size": Param(
             0, "cnn and released: image side in pixels (0: 28 for cnn, 224 for released)", valid="[0, inf)"
         ),
+        "heads": Param(
+            "clip",
+            "open_clip encoders: clip = CLIP's own projections and learned scale, no fresh head (S-CLIP's "
+            "regime), or fresh projection heads from the method's temperature; cnn, released: always fresh",
+            choices=("clip", "fresh"),
+        ),
         "n_views": Param(4, "frozen: augmented views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
             0, "frozen: seed of the cached views", valid=f"[0, {2**63 - features.VIEW_SEED})"
@@ -123,6 +129,7 @@ class VisionLanguage(Task):
     def __init__(self, **values: Any):
         super().__init__(**values)
         self._model = None
+        self._projections = None  # frozen open_clip, heads=clip: CLIP's own projections and scale
 
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
@@ -174,6 +181,8 @@ class VisionLanguage(Task):
         p = self.p
         if p["mode"] == "frozen":
             x = features.frozen(p)
+            if self._own_space():
+                self._projections = _openclip.projections(x)
         else:
             raw = features.read(p)
             if p["encoder"] in ("cnn", "released"):
@@ -192,7 +201,8 @@ class VisionLanguage(Task):
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """cnn, released: the image tower and an MLP on the sentence features; open_clip: its towers
-        (finetune) or its cached features as they are (frozen)."""
+        (finetune) or its cached features (frozen), through CLIP's own projections (copies) with
+        heads=clip, whose towers' output is CLIP's own space (no fresh head)."""
         p, frozen = self.p, self.p["mode"] == "frozen"
         if p["encoder"] in ("cnn", "released"):
             text = TextMLP(data.train_b.shape[-1], p["tower_width"], p["text_dropout"])
@@ -203,12 +213,18 @@ class VisionLanguage(Task):
             model, weights = self._model
             return ResNetTower(copy.deepcopy(model), weights == "imagenet"), text
         if frozen:
-            return (
-                FeatureTower(data.train_a.shape[-1], captions=False),
-                FeatureTower(data.train_b.shape[-1], captions=True),
-            )
+            dims = data.train_a.shape[-1], data.train_b.shape[-1]
+            if not self._own_space():
+                return FeatureTower(dims[0], captions=False), FeatureTower(dims[1], captions=True)
+            proj_a, proj_b, scale = copy.deepcopy(self._projections)
+            return FeatureTower(dims[0], False, proj_a, scale), FeatureTower(dims[1], True, proj_b, scale)
         model, _, _, mean, std = self._model
-        return _openclip.towers(copy.deepcopy(model), mean, std, p["pretrained"] != "none")
+        own = self._own_space()
+        return _openclip.towers(copy.deepcopy(model), mean, std, p["pretrained"] != "none", own)
+
+    def _own_space(self) -> bool:
+        """heads=clip with an open_clip encoder: no fresh head (cnn and released always have them)."""
+        return self.p["heads"] == "clip" and self.p["encoder"] not in ("cnn", "released")
 
     def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """Images: the pretrained encoder's pooled features where the run's encoder is pretrained (ResNet-34

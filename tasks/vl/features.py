@@ -195,9 +195,10 @@ def finetune(p: dict[str, Any], raw: Raw, tokenize, size: int) -> dict[str, Any]
     return {**pools, **text_inputs, **labels(raw)}
 
 
-def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None) -> Tensor:
-    """tasks/_frozen.py `unit_features`, BATCH rows at a time."""
-    return unit_features(tower, items, device, BATCH, desc, view)
+def _encode(tower: nn.Module, items: Any, device: torch.device, desc: str, view=None, unit=True) -> Tensor:
+    """tasks/_frozen.py `unit_features`, BATCH rows at a time (as they are where `unit` is false: the
+    inputs of CLIP's own projections, heads=clip)."""
+    return unit_features(tower, items, device, BATCH, desc, view, unit)
 
 
 class _Rows:
@@ -225,39 +226,49 @@ def _views_of(p: dict[str, Any], k: int, first: int):
     return view
 
 
-def _train_shards(p: dict[str, Any], tower: nn.Module, pool: ImagePool, device) -> Iterator[Tensor]:
+def _train_shards(
+    p: dict[str, Any], tower: nn.Module, pool: ImagePool, device, unit: bool
+) -> Iterator[Tensor]:
     """The frozen features of the train images, SHARD images at a time (a multiple of BATCH): (n, 1 +
     n_views, F) half, the original image's features at row 0, then those of n_views augmented views."""
     starts = range(0, len(pool), SHARD)
     for start in tqdm(starts, desc="train image shards", leave=False, disable=len(starts) < 2):
         part = _Rows(pool, start, min(start + SHARD, len(pool)))
-        rows = [_encode(tower, part, device, "train images")]
+        rows = [_encode(tower, part, device, "train images", unit=unit)]
         rows += [
-            _encode(tower, part, device, f"view {k + 1}", _views_of(p, k, start)) for k in range(p["n_views"])
+            _encode(tower, part, device, f"view {k + 1}", _views_of(p, k, start), unit)
+            for k in range(p["n_views"])
         ]
         yield torch.stack(rows, dim=1)
 
 
 def _build_frozen(
-    p: dict[str, Any], towers: tuple[nn.Module, nn.Module | None], tokenize, size: int, folder: Path
+    p: dict[str, Any],
+    towers: tuple[nn.Module, nn.Module | None],
+    tokenize,
+    size: int,
+    folder: Path,
+    extra: dict[str, Tensor] | None = None,
 ) -> None:
     """Write every frozen input of `p` into `folder`: the train images' features as shards
     (bench/shards.py), the test images' and the text tower's (open_clip) or the sentence features, with
-    the labels and `about`, as one tensors file."""
+    the labels, `about` and the `extra` tensors, as one tensors file. With `extra` (CLIP's own projections,
+    heads=clip) the features are the inputs of those projections as they are, else unit rows."""
     raw = read(p)
     x = finetune(p, raw, tokenize, size)
-    out: dict[str, Any] = {"about": json.dumps(raw.about), **labels(raw)}
+    out: dict[str, Any] = {"about": json.dumps(raw.about), **labels(raw), **(extra or {})}
+    unit = not extra
     device = default_device()
     with torch.no_grad():
         image = towers[0].to(device).eval()
-        shards.write(folder, "train_a", _train_shards(p, image, x["train_a"], device))
-        out["test_images"] = _encode(image, x["test_images"], device, "test")
+        shards.write(folder, "train_a", _train_shards(p, image, x["train_a"], device, unit))
+        out["test_images"] = _encode(image, x["test_images"], device, "test", unit=unit)
         for key in texts(raw):
             if towers[1] is None:
                 out[key] = x[key].half()
             else:
                 tokens = x[key].flatten(0, 1) if key == "train_b" else x[key]
-                out[key] = _encode(towers[1].to(device).eval(), tokens, device, key)
+                out[key] = _encode(towers[1].to(device).eval(), tokens, device, key, unit=unit)
         out["train_b"] = out["train_b"].view(len(raw.train.captions), -1, out["train_b"].shape[-1])
     torch.save(out, folder / cache.TENSORS)
 
@@ -278,9 +289,13 @@ def frozen(p: dict[str, Any]) -> dict[str, Any]:
     else:
         key |= {"weights": p["pretrained"]}
 
+        own = p["heads"] == "clip"
+        key |= {"features": "before CLIP's projections"} if own else {}  # heads=fresh: the key it had
+
         def build(folder: Path) -> None:
             model, tokenize, size, mean, std = _openclip.build(p["encoder"], p["pretrained"], "vl")
-            _build_frozen(p, _openclip.towers(model, mean, std, True), tokenize, size, folder)
+            extra = _openclip.projection_tensors(model, "vl") if own else {}
+            _build_frozen(p, _openclip.towers(model, mean, std, True), tokenize, size, folder, extra)
 
     folder = cache.entry("vl-features", key, build)
     found = dict(torch.load(folder / cache.TENSORS, mmap=True, weights_only=True))
