@@ -38,7 +38,7 @@ def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.devi
 
 def fit_data(model: Any, data: TaskData, split: Split, device: torch.device) -> FitData:
     """The FitData of a run: the paired set's features and the unpaired pools' (each on first use) through
-    the towers of `model` (encoder_a, encoder_b)."""
+    the towers of `model` (encoder_a, encoder_b), with each train-pool item's row in its pool."""
     sources = {
         "a_p": (model.encoder_a, data.train_a, split.paired),
         "b_p": (model.encoder_b, data.train_b, split.paired),
@@ -46,7 +46,7 @@ def fit_data(model: Any, data: TaskData, split: Split, device: torch.device) -> 
         "b_u": (model.encoder_b, data.train_b, split.unpaired_b),
     }
     positions = {}
-    for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b)):
+    for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b), ("p", split.paired)):
         where = torch.full((len(data),), -1, dtype=torch.long)
         where[pool] = torch.arange(len(pool))
         positions[side] = where
