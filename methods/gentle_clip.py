@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor
 
 from bench.params import Param, Variant
@@ -67,15 +69,11 @@ class GentleClip(Method):
             "dsn19", "MMD kernels: DSN's 19, exp(-d²), or median × 2^k", ("dsn19", "single", "median")
         ),
         "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra CLIP negatives"),
+        # no search range: tuning Gentle-CLIP searches what it searched before the term existed
         "w_structure": Param(
-            0.0,
-            "weight of STRUCTURE's regulariser on all rows vs their frozen features (0: off, as published)",
-            low=0.1,
-            high=100.0,
-            log=True,
-            valid="[0, inf)",
+            0.0, "weight of STRUCTURE's regulariser, all rows vs frozen features (0: off)", valid="[0, inf)"
         ),
-        **STRUCTURE_PARAMS,
+        **{k: replace(p, low=None, high=None, log=False) for k, p in STRUCTURE_PARAMS.items()},
     }
     variants = {
         "gentle_clip_no_sdd": Variant({"w_sdd": 0.0}, "Gentle-CLIP (no SDD)", ablation=True),

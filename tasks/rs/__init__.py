@@ -113,6 +113,10 @@ class RemoteSensing(Task):
         super().__init__(**values)
         self._model = None
 
+    def provides(self) -> dict[str, str]:
+        none = "keywords=none gives no keyword vocabulary; set --task-param keywords=classes or mined"
+        return {"keywords": none if self.p["keywords"] == "none" else ""}
+
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
         datasets, zero_shot, source = data.names(p["datasets"]), data.names(p["zero_shot"]), p["source"]
