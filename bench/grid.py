@@ -45,7 +45,7 @@ def inapplicable(method: Entry, task) -> str | None:
     given = task.provides()
     for need in sorted(method.cls.requires):
         if given.get(need, "missing"):
-            fix = given.get(need) or f"task {task.name} has none; use a task that gives {need}"
+            fix = given.get(need) or f"task {task.name} has none"
             return f"{method.name} needs {need} ({REQUIREMENTS.get(need, need)}): {fix}"
     return None
 
@@ -61,7 +61,7 @@ def left_out(grid: Grid) -> str | None:
     methods, tasks = registry.methods(), registry.tasks()
     made = {t: tasks.get(t).create(_params_for(tasks.get(t), grid.task_params)) for t in grid.tasks}
     skipped = [
-        f"{m} on {t} ({why.split(': ', 1)[-1]})"
+        f"{m} on {t} ({why.removeprefix(m + ' ')})"
         for t in grid.tasks
         for m in grid.methods
         if (why := inapplicable(methods.get(m), made[t]))

@@ -221,12 +221,12 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 
 def fit(run: Run, out: RunOutput) -> None:
-    """The fit stage (fit.py) of a method that fits, when the split has pairs, or whose steps read frozen
-    features (methods.base.FEATURES): its FitData from the towers as built, then `method.fit` (a method
+    """The fit stage (fit.py) of a method that fits, when the split has pairs, or whose steps (if any) read
+    frozen features (methods.base.FEATURES): its FitData from the towers as built, then `method.fit` (a method
     that fits, with pairs), and the pools' features its steps will read (feat_a_u, feat_b_u, feat_a_p,
     feat_b_p), all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
     fits = run.method.fits and run.shape.paired > 0
-    if not fits and not run.wanted & FEATURES:
+    if not fits and not (run.wanted & FEATURES and run.steps):
         return
     tic = time.perf_counter()
     run.features = fit_data(run.model, run.data, run.split, run.device)
