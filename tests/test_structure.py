@@ -8,8 +8,11 @@ import torch
 import torch.nn.functional as F
 from method_batches import Recorder, create, make_tensors
 
+from bench.store import Store
 from methods.base import BatchEmbeddings
 from methods.losses import structure_divergence
+
+from helpers import run, spec
 
 
 def released_structure_reg(original, aligned, levels, temperature, weighting, eps=1e-12):
@@ -150,3 +153,14 @@ def test_gentle_clip_structure_term_runs_without_pairs():
     rec = Recorder(t)
     _, logged = create("gentle_clip", w_structure="1").loss(BatchEmbeddings(rec, torch.tensor(14.0), 0))
     assert logged["structure"] > 0 and "clip" not in logged
+
+
+def test_gentle_clip_with_the_structure_term_trains_at_r_0_on_the_frozen_features(results):
+    """The engine serves feat_a_u / feat_b_u (and the empty paired ones) to a method that does not fit."""
+    store = Store(results)
+    s = spec("gentle_clip", 0.0, steps="10", checkpoint_every="0")
+    s = type(s)(**{**s.to_json(), "method_params": {**s.method_params, "w_structure": 1.0}})
+    assert run(store, [s]) == {s.run_id(): "done"}
+    log = store.folder(s.run_id()).file("log.txt").read_text()
+    last = [line for line in log.splitlines() if line.startswith("step ")][-1]
+    assert "fit:" in log and "structure=" in last and "clip=" not in last
