@@ -17,7 +17,9 @@ MASS_EPS = 1e-8  # the released `(x + 1e-8).sum(dim=1)` normaliser of multi-hot 
 
 
 class SemiClip(Method):
-    """Released: Gank0078/SemiCLIP at 0e55006, custom/loss.py `SemiSupervisedClipLoss.forward` (stage 1 at
+    """L = L_CLIP + w_concept·L_concept (pairs, then unpaired rows) + w_inmodal·L_in + w_crossmodal·L_cross.
+
+    Released: Gank0078/SemiCLIP at 0e55006, custom/loss.py `SemiSupervisedClipLoss.forward` (stage 1 at
     l. 202-213, stage 2 at l. 215-251) and custom/model.py `peftCLIP.forward` (l. 270-290).
 
     c_x = s · z_x · Kᵀ are the concept logits of a row (K: the task's keyword vocabulary embedded by

@@ -54,8 +54,8 @@ def tuned_names(study: Study, method: MethodSetting, task: TaskSetting) -> list[
 def applies(method: MethodSetting, task: TaskSetting) -> bool:
     """Whether the study runs `method` on `task`: a method that does not apply to a task (bench.grid
     `inapplicable`, e.g. semiclip on a task without concepts) is left out of that task."""
-    entry, made = registry.methods().get(method.name), registry.tasks().get(task.name)
-    return inapplicable(entry, made.create(made.resolve(dict(task.params)))) is None
+    entry, task_entry = registry.methods().get(method.name), registry.tasks().get(task.name)
+    return inapplicable(entry, task_entry.create(task_entry.resolve(dict(task.params)))) is None
 
 
 def tune_name(study: Study, method: str, task: str) -> str:
