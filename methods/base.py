@@ -129,8 +129,9 @@ EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywo
 
 
 class FitData:
-    """What a method that `fits` may ask of the train pool, as frozen features: the outputs of the task's
-    towers as built (the run's seeded initial weights), in eval mode, without gradient, before any head.
+    """What a method that `fits` (or whose terms read feat_*) may ask of the train pool, as frozen features:
+    the outputs of the task's towers as built (the run's seeded initial weights), in eval mode, without
+    gradient, before any head.
     Pretrained frozen towers give their features; towers trained from scratch (synthetic, the protein
     tower) give their random initial features, which is then all a closed-form method gets.
 
