@@ -23,7 +23,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.grid import Grid, expand, parse_ints, parse_names, parse_ratios
+    from bench.grid import Grid, expand, left_out, parse_ints, parse_names, parse_ratios
     from bench.store import results_root
     from bench.tune.preset import apply_preset
 
@@ -43,8 +43,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         split_seed=parse_ints(args.split_seed, "--split-seed")[0],
         method_params=method_params,
         task_params=task_params,
+        skip_inapplicable=args.methods.strip() == "all",
     )
-    return launch(expand(grid), args)
+    specs = expand(grid)
+    if note := left_out(grid):
+        print(note, file=sys.stderr)
+    return launch(specs, args)
 
 
 def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | None = None) -> int:

@@ -7,7 +7,9 @@ Every check happens here, before any folder is made: each parameter within its v
 (`Param.valid`), each task's rules (`Task.check`), seeds that the generators take (with the seeds the
 engine derives from them), and no cell that would train on nothing it was asked for
 (`bench.engine.train.empty_cell`, when the task knows its pool size without loading: `Task.pool_size`;
-else the engine refuses such a cell at set-up). Task parameter allow_empty=true lets such a cell run.
+else the engine refuses such a cell at set-up). Task parameter allow_empty=true lets such a cell run. A method
+that does not apply to a task (`Method.requires`, `Task.provides`) is refused there, or left out with
+`--methods all` (`left_out` names those pairs in one line).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from bench.spec import RunSpec
 
 @dataclass(frozen=True)
 class Grid:
+    """The cells asked for. `skip_inapplicable` (`--methods all`): a method that does not apply to a task
+    (`inapplicable`) is left out of that task's cells; otherwise such a pair is refused."""
+
     methods: list[str]
     tasks: list[str]
     ratios: list[float]
@@ -31,6 +36,37 @@ class Grid:
     split_seed: int = 0
     method_params: dict[str, str] = field(default_factory=dict)
     task_params: dict[str, str] = field(default_factory=dict)
+    skip_inapplicable: bool = False
+
+
+def inapplicable(method: Entry, task) -> str | None:
+    """Why `method` does not apply to the Task instance `task` (something in Method.requires that
+    Task.provides does not give), or None."""
+    given = task.provides()
+    for need in sorted(method.cls.requires):
+        if given.get(need, "missing"):
+            fix = given.get(need) or f"task {task.name} has none"
+            return f"{method.name} needs {need} ({REQUIREMENTS.get(need, need)}): {fix}"
+    return None
+
+
+REQUIREMENTS = {"keywords": "a vocabulary of concepts in the B texts"}
+
+
+def left_out(grid: Grid) -> str | None:
+    """The one line that names the (method, task) pairs `expand` leaves out of a `skip_inapplicable` grid,
+    and why; None when it leaves none out."""
+    if not grid.skip_inapplicable:
+        return None
+    methods, tasks = registry.methods(), registry.tasks()
+    made = {t: tasks.get(t).create(_params_for(tasks.get(t), grid.task_params)) for t in grid.tasks}
+    skipped = [
+        f"{m} on {t} ({why.removeprefix(m + ' ')})"
+        for t in grid.tasks
+        for m in grid.methods
+        if (why := inapplicable(methods.get(m), made[t]))
+    ]
+    return f"left out, as they do not apply: {'; '.join(skipped)}" if skipped else None
 
 
 def parse_names(text: str, reg: Registry) -> list[str]:
@@ -161,9 +197,16 @@ def expand(grid: Grid) -> list[RunSpec]:
     mparams = {m: _params_for(methods.get(m), grid.method_params) for m in grid.methods}
     tparams = {t: _params_for(tasks.get(t), grid.task_params) for t in grid.tasks}
     made = {t: tasks.get(t).create(tparams[t]) for t in grid.tasks}  # Task.check: its ranges and rules
+    pairs = []
+    for t, m in itertools.product(grid.tasks, grid.methods):
+        why = inapplicable(methods.get(m), made[t])
+        if why and not grid.skip_inapplicable:
+            raise BenchError(f"method {m} does not apply to task {t}: {why}")
+        if not why:
+            pairs.append((t, m))
     specs = [
         RunSpec(m, t, r, grid.split_seed, s, mparams[m], tparams[t])
-        for t, m, r, s in itertools.product(grid.tasks, grid.methods, grid.ratios, grid.seeds)
+        for (t, m), r, s in itertools.product(pairs, grid.ratios, grid.seeds)
     ]
     check_cells(specs, made)
     return specs

@@ -21,6 +21,10 @@ def _entry(entry: Entry) -> list[str]:
     source = getattr(entry.cls, "source", "")
     if source:
         lines.append(f"      source: {source}")
+    if requires := sorted(getattr(entry.cls, "requires", ())):
+        lines.append(
+            f"      applies to: tasks that give {', '.join(requires)} (elsewhere refused, or left out of all)"
+        )
     for name, p in entry.params.items():
         extra = f" [{'|'.join(map(str, p.choices))}]" if p.choices else ""
         extra += f" in {p.valid}" if p.valid else ""

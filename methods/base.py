@@ -36,7 +36,10 @@ class BatchEmbeddings:
     - `keywords`: (K × d) embeddings of the task's keyword vocabulary by tower B, or None;
     - `keyword_mask_p`: (b_p × K) bool, the keywords that occur in each paired row's B content;
     - `feat_a_u`, `feat_b_u`: the frozen features (FitData) of the rows of `a_u` and `b_u`, no gradient:
-      for a method that `fits`, e.g. a teacher fitted on the pairs that judges the unpaired rows.
+      for a method that `fits`, e.g. a teacher fitted on the pairs that judges the unpaired rows;
+    - `feat_a_p`, `feat_b_p`: the frozen features of the rows of `a_p` and `b_p`, likewise;
+    - `step`, `steps`: the steps taken before this one and the run's total (0, 0 when unknown), for a
+      term that follows a schedule (a warm-up, a second stage).
     """
 
     def __init__(
@@ -47,8 +50,11 @@ class BatchEmbeddings:
         same_b_p: Tensor | None = None,
         keyword_mask_p: Tensor | None = None,
         logit_bias: Tensor | None = None,
+        step: int = 0,
+        steps: int = 0,
     ):
         self._embed = embed
+        self.step, self.steps = step, steps
         self.n_paired = n_paired
         self.logit_scale = logit_scale
         self.logit_bias = logit_bias
@@ -60,15 +66,17 @@ class BatchEmbeddings:
         cls, logit_scale: Tensor | float = 1 / 0.07, logit_bias: Tensor | float | None = None, **tensors: Any
     ) -> BatchEmbeddings:
         """Build from ready tensors (tests, benchmarks): keys a_p, b_p, a_u, b_u, views_a, views_b,
-        keywords, same_b_p, keyword_mask_p. A missing a_u/b_u is an empty (0 × d) tensor."""
+        keywords, same_b_p, keyword_mask_p, feat_*, step, steps. A missing a_u/b_u is an empty (0 × d)
+        tensor."""
         same = tensors.pop("same_b_p", None)
         kw_mask = tensors.pop("keyword_mask_p", None)
+        step, steps = tensors.pop("step", 0), tensors.pop("steps", 0)
         d = tensors["a_p"].shape[1]
         for key in ("a_u", "b_u"):
             tensors.setdefault(key, tensors["a_p"].new_zeros(0, d))
         scale = torch.as_tensor(logit_scale, dtype=tensors["a_p"].dtype)
         bias = None if logit_bias is None else torch.as_tensor(logit_bias, dtype=tensors["a_p"].dtype)
-        return cls(tensors.get, scale, tensors["a_p"].shape[0], same, kw_mask, bias)
+        return cls(tensors.get, scale, tensors["a_p"].shape[0], same, kw_mask, bias, step, steps)
 
     @cached_property
     def a_p(self) -> Tensor:
@@ -114,21 +122,32 @@ class BatchEmbeddings:
     def feat_b_u(self) -> Tensor:
         return self._embed("feat_b_u")
 
+    @cached_property
+    def feat_a_p(self) -> Tensor:
+        return self._embed("feat_a_p")
 
-EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywords", "feat_a_u", "feat_b_u"})
+    @cached_property
+    def feat_b_p(self) -> Tensor:
+        return self._embed("feat_b_p")
+
+
+FEATURES = frozenset({"feat_a_u", "feat_b_u", "feat_a_p", "feat_b_p"})
+EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywords"}) | FEATURES
 
 
 class FitData:
-    """What a method that `fits` may ask of the train pool, as frozen features, without gradient: by
-    default the frozen unimodal features its task declares (tasks/base.py `Task.frozen_features`: e.g.
-    synthetic's raw inputs, protein's k-mer and MiniLM features, a pretrained image encoder's pooled
-    features), the same whatever the train seed; with the method parameter `features=towers`, the outputs
-    of the task's towers as built (the run's seeded initial weights) in eval mode, before any head.
+    """What a method that `fits` (or whose terms read feat_*) may ask of the train pool, as frozen features,
+    without gradient: by default the frozen unimodal features its task declares (tasks/base.py
+    `Task.frozen_features`: e.g. synthetic's raw inputs, protein's k-mer and MiniLM features, a pretrained
+    image encoder's pooled features), the same whatever the train seed; with the method parameter
+    `features=towers`, the outputs of the task's towers as built (the run's seeded initial weights) in eval
+    mode, before any head.
 
     - `a_p`, `b_p`: (n_p × F_A), (n_p × F_B) of the paired set, row i of one the counterpart of row i of
       the other;
     - `a_u`, `b_u`: the unpaired pools U_A and U_B, each computed on first use;
-    - `unpaired_rows(side, idx)`: the rows of pool U_side of train-pool items `idx` (all in that pool).
+    - `unpaired_rows(side, idx)`: the rows of pool U_side of train-pool items `idx` (all in that pool);
+    - `paired_rows(side, idx)`: the rows of `a_p` / `b_p` of train-pool items `idx` (all paired).
     """
 
     def __init__(self, features: Callable[[str], Tensor], positions: dict[str, Tensor] | None = None):
@@ -138,8 +157,9 @@ class FitData:
     @classmethod
     def from_tensors(cls, **tensors: Tensor) -> FitData:
         """Build from ready tensors (tests): keys a_p, b_p and optionally a_u, b_u; pool item i of the
-        train pool is row i of its pool."""
+        train pool is row i of its pool, and row i of the paired set."""
         positions = {side: torch.arange(len(tensors[f"{side}_u"])) for side in "ab" if f"{side}_u" in tensors}
+        positions["p"] = torch.arange(len(tensors["a_p"]))
         return cls(tensors.__getitem__, positions)
 
     @cached_property
@@ -159,8 +179,13 @@ class FitData:
         return self._features("b_u")
 
     def unpaired_rows(self, side: str, idx: Tensor) -> Tensor:
-        pool = self.a_u if side == "a" else self.b_u
-        return pool[self._positions[side][idx.to(self._positions[side].device)].to(pool.device)]
+        return self._rows(self.a_u if side == "a" else self.b_u, side, idx)
+
+    def paired_rows(self, side: str, idx: Tensor) -> Tensor:
+        return self._rows(self.a_p if side == "a" else self.b_p, "p", idx)
+
+    def _rows(self, pool: Tensor, key: str, idx: Tensor) -> Tensor:
+        return pool[self._positions[key][idx.to(self._positions[key].device)].to(pool.device)]
 
 
 class Fitted(Protocol):
@@ -201,6 +226,9 @@ class Method:
     `closed_form` (implies `fits`): the fit is the whole method, its `fit` returns the Fitted embedding
     functions and no step is taken (subclass ClosedForm).
     `source`: the paper and released code the method follows (shown by `python -m bench list`).
+    `requires`: what a task must give for the method to apply (Task.provides, e.g. `keywords`: a
+    vocabulary of concepts in the B texts); `--methods all` leaves it out of the tasks that do not give
+    it, and naming it for one of them is refused.
     How the tables show it (each class declares its own; a subclass inherits none): `label`, the
     display name (default: `name`); `order`, where it is listed (lower first, then by name; its
     variants follow it); `control_of`, the method whose ablation table it joins as a control;
@@ -223,6 +251,7 @@ class Method:
     fits: ClassVar[bool] = False
     closed_form: ClassVar[bool] = False
     source: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **values: Any):
         self.p = dict(values)

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor
 
 from bench.params import Param, Variant
 from methods._ssl import SSL_EMBEDDINGS, SSL_PARAMS, ssl_term
+from methods._structure import STRUCTURE_PARAMS, structure_embeddings, structure_term
 from methods.base import BatchEmbeddings, Method
 from methods.clip import clip_embeddings, clip_term
 from methods.losses import joint_sq_dists, mk_mmd, sdd
@@ -30,11 +33,12 @@ RELEASED = {
 
 
 class GentleClip(Method):
-    """L = w_clip·L_CLIP + w_sdd·L_SDD + w_mmd·L_MMD + w_ssl·L_SSL.
+    """L = w_clip·L_CLIP + w_sdd·L_SDD + w_mmd·L_MMD + w_ssl·L_SSL + w_structure·L_STRUCTURE.
 
     L_CLIP on the paired rows (left out when b_p = 0); L_SDD and L_MMD on the sets Z_A and Z_B
-    (left out when either has fewer than 2 rows), sharing one distance matrix; L_SSL on the views.
-    A weight of 0 removes its term and skips its computation.
+    (left out when either has fewer than 2 rows), sharing one distance matrix; L_SSL on the views;
+    L_STRUCTURE, STRUCTURE's regulariser (methods/_structure.py) on all rows of Z_A and Z_B against their
+    frozen features, off by default. A weight of 0 removes its term and skips its computation.
     """
 
     name = "gentle_clip"
@@ -65,6 +69,11 @@ class GentleClip(Method):
             "dsn19", "MMD kernels: DSN's 19, exp(-d²), or median × 2^k", ("dsn19", "single", "median")
         ),
         "unpaired_negatives": Param(False, "use the other modality's unpaired rows as extra CLIP negatives"),
+        # no search range: tuning Gentle-CLIP searches what it searched before the term existed
+        "w_structure": Param(
+            0.0, "weight of STRUCTURE's regulariser, all rows vs frozen features (0: off)", valid="[0, inf)"
+        ),
+        **{k: replace(p, low=None, high=None, log=False) for k, p in STRUCTURE_PARAMS.items()},
     }
     variants = {
         "gentle_clip_no_sdd": Variant({"w_sdd": 0.0}, "Gentle-CLIP (no SDD)", ablation=True),
@@ -74,13 +83,14 @@ class GentleClip(Method):
     }
 
     def weights(self) -> dict[str, float]:
-        return {k: self.p[f"w_{k}"] for k in ("clip", "sdd", "mmd", "ssl")}
+        return {k: self.p[f"w_{k}"] for k in ("clip", "sdd", "mmd", "ssl", "structure")}
 
     def embeddings(self) -> frozenset[str]:
         w = self.weights()
         clip = clip_embeddings(self.p["unpaired_negatives"]) if w["clip"] else set()
         sets = {"a_p", "b_p", "a_u", "b_u"} if w["sdd"] or w["mmd"] else set()
-        return frozenset(clip | sets | (SSL_EMBEDDINGS if w["ssl"] else set()))
+        structure = structure_embeddings("pu") if w["structure"] else set()
+        return frozenset(clip | sets | (SSL_EMBEDDINGS if w["ssl"] else set()) | structure)
 
     def terms(self, batch: BatchEmbeddings) -> dict[str, Tensor]:
         w = self.weights()
@@ -95,4 +105,6 @@ class GentleClip(Method):
                 out["sdd"] = sdd(batch.za, batch.zb, self.p["sdd_variant"], dists=dists)
             if w["mmd"]:
                 out["mmd"] = mk_mmd(batch.za, batch.zb, self.p["mmd_kernels"], dists=dists)
+        if w["structure"] and (reg := structure_term(batch, "pu", self.p)) is not None:
+            out["structure"] = reg
         return out

@@ -292,3 +292,64 @@ def sinkhorn(cost: Tensor, eps: Tensor | float, iters: int = 10, *, grad: bool =
             g = -math.log(m) - torch.logsumexp(f[:, None] - c, dim=0)
             f = -math.log(n) - torch.logsumexp(g[None, :] - c, dim=1)
         return torch.exp(f[:, None] + g[None, :] - c)
+
+
+def structure_divergence(
+    original: Tensor, aligned: Tensor, levels: int = 1, tau: float = 0.05, weighting: str = "none"
+) -> Tensor:
+    """STRUCTURE's regulariser R(X, Z) between frozen features X (n × F) and their aligned embeddings
+    Z (n × d), one row per item (mlbio-epfl/STRUCTURE, src/loss/clip_loss.py `structure_reg`, cosine
+    similarity, mean centring after normalising, no margin):
+
+    X̂ = x̂ − mean(x̂) with x̂ = x / ‖x‖ (row-wise), likewise Ẑ; P = softmax_row(X̂ X̂ᵀ / τ),
+    Q = softmax_row(Ẑ Ẑᵀ / τ); for level l = 1..L, P_l = Pˡ, Q_l = Qˡ (matrix powers), M_l = ½ (P_l + Q_l),
+    JS_l = ½ [KL_b(M_l ‖ Q_l) + KL_b(M_l ‖ P_l)] with KL_b(M ‖ Q) = (1/n) Σ_ij m_ij (log(m_ij + ε) −
+    log(q_ij + ε)) and m_ij → m_ij + ε as released (`F.kl_div(log(q + ε), m + ε, 'batchmean')`,
+    ε = 1e-12); R = (1/L) Σ_l c_l · JS_l, c_l = 1 (`none`) or 1/l (`inverse`). At least float32,
+    autocast off.
+    """
+    if weighting not in ("none", "inverse"):
+        raise ValueError(f"unknown STRUCTURE weighting {weighting!r}: none or inverse")
+    with torch.autocast(device_type=aligned.device.type, enabled=False):
+        p = _row_structure(_wide(original), tau)
+        q = _row_structure(_wide(aligned), tau)
+        total = aligned.new_zeros((), dtype=q.dtype)
+        p_l, q_l = p, q
+        for level in range(1, levels + 1):
+            if level > 1:
+                p_l, q_l = p_l @ p, q_l @ q
+            m = 0.5 * (p_l + q_l) + STRUCTURE_EPS
+            js = 0.5 * (_batch_kl(m, q_l) + _batch_kl(m, p_l))
+            total = total + (js if weighting == "none" else js / level)
+        return total / levels
+
+
+STRUCTURE_EPS = 1e-12  # STRUCTURE's `eps` inside its logs
+
+
+def _row_structure(x: Tensor, tau: float) -> Tensor:
+    """softmax_row(X̂ X̂ᵀ / τ), X̂ the row-normalised x centred on its mean row."""
+    unit = F.normalize(x, dim=1)
+    centred = unit - unit.mean(0, keepdim=True)
+    return F.softmax(centred @ centred.T / tau, dim=1)
+
+
+def _batch_kl(m: Tensor, q: Tensor) -> Tensor:
+    """(1/n) Σ_ij m_ij (log m_ij − log(q_ij + ε)): `F.kl_div(log(q + ε), m, reduction='batchmean')`."""
+    return (m * (m.log() - (q + STRUCTURE_EPS).log())).sum() / len(m)
+
+
+def trapezoid_consistency(
+    za: Tensor, zb: Tensor, logit_scale: Tensor | float, n_paired: int
+) -> tuple[Tensor, Tensor]:
+    """SemiCLIP's trapezoidal consistency terms on n rows of matched embeddings za, zb (Gank0078/SemiCLIP,
+    custom/loss.py, `SemiSupervisedClipLoss.forward`, stage 2), with s the CLIP scale and b = n_paired:
+
+    in-modal  = b · mean_ij (s·za_i·za_j − s·zb_i·zb_j)² / s²,
+    cross-modal = b · mean_ij (s·za_i·zb_j − s·za_j·zb_i)² / s²
+    (CyCLIP's cyclic terms; the rows are the pairs and the selected pseudo-pairs).
+    """
+    aa, bb = logit_scale * za @ za.T, logit_scale * zb @ zb.T
+    ab = logit_scale * za @ zb.T
+    s2 = logit_scale * logit_scale
+    return (aa - bb).square().mean() / s2 * n_paired, (ab - ab.T).square().mean() / s2 * n_paired

@@ -199,6 +199,13 @@ class Task:
         at set-up, before the first step."""
         return None
 
+    def provides(self) -> dict[str, str]:
+        """What this task, with its parameters, gives a method that `requires` it (methods/base.py), as
+        name → why not ("" where it does): `keywords`, a vocabulary of concepts in the B texts with the
+        concepts of each item (TaskData.keywords, keyword_mask). A name left out is not given and has
+        no fix. Known without loading."""
+        return {}
+
     def refuse(self, rules: list[tuple[bool, str]]) -> None:
         """BenchError("task NAME: message") for the first rule (ok, message) that does not hold."""
         for ok, message in rules:

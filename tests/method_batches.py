@@ -31,6 +31,7 @@ def make_tensors(b_p, b_u, keywords=False, seed=0):
     t["keywords"] = unit(5, seed + 8) if keywords else None
     g = torch.Generator().manual_seed(seed + 9)
     t["feat_a_u"], t["feat_b_u"] = torch.randn(b_u, FA, generator=g), torch.randn(b_u, FB, generator=g)
+    t["feat_a_p"], t["feat_b_p"] = torch.randn(b_p, FA, generator=g), torch.randn(b_p, FB, generator=g)
     return t
 
 

@@ -49,12 +49,32 @@ CASES = [
     ([*GRID, "--method-param", "temperature=0"], "temperature=0"),
     ([*GRID, "--methods", "gentle_clip", "--method-param", "w_sdd=nan"], "w_sdd=nan"),
     ([*GRID, "--task-param", "n_train=5", "--pair-ratio", "0.01"], "gives round(0.05) = 0 pairs"),
+    # a method that does not apply to the task, and the new methods' parameters out of range
+    (
+        [*GRID, "--methods", "semiclip"],
+        "method semiclip does not apply to task synthetic: semiclip needs keywords",
+    ),
+    ([*GRID, "--methods", "structure", "--method-param", "structure_levels=0"], "structure_levels=0"),
+    ([*GRID, "--methods", "structure", "--method-param", "w_structure=-1"], "w_structure=-1"),
+    (
+        [*GRID, "--methods", "structure", "--method-param", "structure_weighting=log"],
+        "structure_weighting='log'",
+    ),
+    ([*GRID, "--methods", "gentle_clip", "--method-param", "structure_tau=0"], "structure_tau=0"),
     ([*GRID, "--dry-run", "--task-param", "steps=-5"], "parameter steps=-5 is outside its valid range"),
     # the parameters and rules of the closed-form methods, the variants and the vl task
     ([*GRID, "--methods", "asif", "--method-param", "temperature=0.1"], "unknown parameter 'temperature'"),
     ([*GRID, "--methods", "sotalign", "--method-param", "dim=8"], "unknown parameter 'dim' for method sotal"),
     ([*GRID, "--methods", "gentle_clip_released", "--method-param", "w_sdd=0.3"], "fixes w_sdd=0.7"),
     ([*BARE, "vl", "--task-param", "captions_per_image=0"], "captions_per_image=0 is outside its valid"),
+    (
+        [*BARE, "vl", "--methods", "semiclip"],
+        "keywords=none gives no keyword vocabulary; set --task-param keywords",
+    ),
+    (
+        [*BARE, "vl", "--task-param", "keywords=classes", "--task-param", "source=local:/x"],
+        "keywords=classes needs",
+    ),
     ([*BARE, "vl", "--task-param", "mode=frozen"], "task vl: encoder=cnn starts from random weights"),
     ([*BARE, "vl", "--task-param", "source=synthetic:3", "--pair-ratio", "0.1"], "round(0.3) = 0 pairs"),
     # the flags of `run`

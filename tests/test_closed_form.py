@@ -108,6 +108,7 @@ def test_frozen_features_are_the_towers_in_eval_mode_and_the_pools_are_looked_up
     data = fit_data((tower, tower), Data(), split, torch.device("cpu"))
     torch.testing.assert_close(data.unpaired_rows("a", torch.tensor([6, 2])), tower(pool[[6, 2]]).detach())
     torch.testing.assert_close(data.unpaired_rows("b", torch.tensor([5])), tower(pool[[5]]).detach())
+    torch.testing.assert_close(data.paired_rows("b", torch.tensor([1, 0])), tower(pool[[1, 0]]).detach())
 
 
 CLOSED_FORM = [n for n in registry.methods().names() if registry.methods().get(n).cls.closed_form]

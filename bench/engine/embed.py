@@ -5,8 +5,8 @@ the method reads (the a_p rows, the a_u rows, the views v1 and v2) are concatena
 are Tensors of the same trailing shape and dtype, embedded by `model.embed_a` at once, and split back;
 parts that cannot be concatenated (e.g. rs captions (n, m, L) and caption views (n, L), or inputs that
 are not Tensors) are embedded one group at a time. The same holds for B; the keyword vocabulary is a
-pass of B of its own. The frozen features of the unpaired rows (`feat_a_u`, `feat_b_u`, for a method that
-fits) are looked up in the run's FitData by the step's indices, with no pass at all.
+pass of B of its own. The frozen features of the step's rows (`feat_a_u`, `feat_b_u`, `feat_a_p`, `feat_b_p`)
+are looked up in the run's FitData by the step's indices, with no pass at all.
 
 One pass gives the same embeddings as separate passes for towers whose rows do not interact: MLPs,
 transformers, and heads without dropout. A tower with BatchNorm in train mode (e.g. RN50) normalises
@@ -49,12 +49,14 @@ def embed_step(
     dist: Dist | None = None,
     single_pass: bool = True,
     features: FitData | None = None,
+    steps: int = 0,
 ) -> BatchEmbeddings:
     """The BatchEmbeddings of the keys in `wanted` (methods.base.EMBEDDINGS), all computed now, float32.
 
     views_x = (v1, v2) of the rows [x_p; x_u]; in the original layout (v1 None) v1 is the embedding of
-    the rows [x_p; x_u] themselves; feat_x_u, the rows of `features` (the run's FitData) of the step's
-    unpaired items. Asking the result for a key outside `wanted` is a KeyError."""
+    the rows [x_p; x_u] themselves; feat_x_u and feat_x_p, the rows of `features` (the run's FitData) of
+    the step's unpaired and paired items; `step` = inputs.step − 1 (steps numbered from 1) of `steps`.
+    Asking the result for a key outside `wanted` is a KeyError."""
     table: dict[str, Any] = {}
     for side, embed in (("a", model.embed_a), ("b", model.embed_b)):
         parts = side_parts(side, inputs, wanted)
@@ -65,13 +67,7 @@ def embed_step(
         table["keywords"] = embed_parts(model.embed_b, kw, device, precision, dist, single_pass).get(
             "keywords"
         )
-    for side, idx in (("a", inputs.idx[1]), ("b", inputs.idx[2])):
-        if f"feat_{side}_u" in wanted:
-            if features is None:
-                raise ValueError(
-                    f"feat_{side}_u is wanted but the run has no FitData (its method does not fit)"
-                )
-            table[f"feat_{side}_u"] = features.unpaired_rows(side, idx).to(device)
+    table.update(feature_rows(features, inputs, wanted, device))
     return BatchEmbeddings(
         served(table),
         model.logit_scale(),
@@ -79,7 +75,27 @@ def embed_step(
         same_b(inputs, device),
         kw_mask(data, inputs, device),
         model.logit_bias,
+        max(inputs.step - 1, 0),
+        steps,
     )
+
+
+def feature_rows(
+    features: FitData | None, inputs: StepInputs, wanted: frozenset[str], device: torch.device
+) -> dict[str, Tensor]:
+    """feat_x_u and feat_x_p of `wanted`: the rows of the run's FitData of the step's unpaired and paired
+    items."""
+    out = {}
+    for side, kind, idx in (("a", "u", inputs.idx[1]), ("b", "u", inputs.idx[2]), ("a", "p", inputs.idx[0])):
+        for s in (side,) if kind == "u" else ("a", "b"):
+            key = f"feat_{s}_{kind}"
+            if key not in wanted:
+                continue
+            if features is None:
+                raise ValueError(f"{key} is wanted but the run has no FitData")
+            rows = features.unpaired_rows(s, idx) if kind == "u" else features.paired_rows(s, idx)
+            out[key] = rows.to(device)
+    return out
 
 
 def side_parts(side: str, inputs: StepInputs, wanted: frozenset[str]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from bench.engine.embed import to_device
 from bench.engine.split import Split
-from methods.base import FitData, Fitted
+from methods.base import FEATURES, FitData, Fitted
 from tasks.base import TaskData, take
 
 FEATURE_BATCH = 256
@@ -39,10 +39,12 @@ def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.devi
 
 
 def frozen_encoders(method: Any, task: Any, data: TaskData) -> tuple[nn.Module, nn.Module] | None:
-    """The task's frozen features (Task.frozen_features) for a method that fits on them (the default);
-    None for one that fits on the towers' outputs (`features=towers`) or does not fit. A task that cannot
-    serve them refuses here (BenchError)."""
-    if not method.fits or method.p.get("features", "frozen") == "towers":
+    """The task's frozen features (Task.frozen_features) for a method that fits on them or whose terms read
+    them (methods.base.FEATURES; the default); None for one that asks for the towers' outputs
+    (`features=towers`) or reads no frozen features. A task that cannot serve them refuses here
+    (BenchError)."""
+    reads = method.fits or bool(method.embeddings() & FEATURES)
+    if not reads or method.p.get("features", "frozen") == "towers":
         return None
     return task.frozen_features(data)
 
@@ -58,7 +60,7 @@ def fit_data(
     encoders: tuple[nn.Module, nn.Module], data: TaskData, split: Split, device: torch.device
 ) -> FitData:
     """The FitData of a run: the paired set's features and the unpaired pools' (each on first use) through
-    `encoders` (f_A, f_B)."""
+    `encoders` (f_A, f_B), with each train-pool item's row in its pool."""
     enc_a, enc_b = encoders
     sources = {
         "a_p": (enc_a, data.train_a, split.paired),
@@ -67,7 +69,7 @@ def fit_data(
         "b_u": (enc_b, data.train_b, split.unpaired_b),
     }
     positions = {}
-    for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b)):
+    for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b), ("p", split.paired)):
         where = torch.full((len(data),), -1, dtype=torch.long)
         where[pool] = torch.arange(len(pool))
         positions[side] = where

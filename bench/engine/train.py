@@ -35,6 +35,7 @@ from bench.engine.precision import Precision
 from bench.engine.split import Split, make_split
 from bench.errors import BenchError
 from methods.base import COMMON_PARAMS as SCALE_PARAMS
+from methods.base import FEATURES
 
 if TYPE_CHECKING:
     from bench.spec import RunSpec
@@ -91,7 +92,7 @@ class Run:
     train_s: float = 0.0
     eval_s: float = 0.0
     fit_s: float = 0.0
-    features: FitData | None = None  # what the method fitted on (a method that fits, with pairs)
+    features: FitData | None = None  # the frozen features it fitted on or its steps read (fit)
     fitted: FittedModel | None = None  # a closed-form method's model, once fitted
     frozen: tuple[Any, Any] | None = None  # the task's frozen features a method that fits is given (fit.py)
     fit_features: dict[str, str] | None = None  # the names of the features fitted on, per modality
@@ -227,21 +228,22 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 
 def fit(run: Run, out: RunOutput) -> None:
-    """The fit stage of a method that fits, when the split has pairs (fit.py): its FitData from the task's
-    frozen features (or the towers as built, `features=towers`), then `method.fit`, and the unpaired
-    pools' features its steps will read (feat_a_u, feat_b_u), all timed as fit_s; a closed-form method's
-    fit becomes the model evaluated."""
-    if not run.method.fits or run.shape.paired == 0:
+    """The fit stage (fit.py) of a method that fits, when the split has pairs, or whose steps (if any) read
+    frozen features (methods.base.FEATURES): its FitData from the task's frozen features (or the towers as
+    built, `features=towers`), then `method.fit` (a method that fits, with pairs), and the pools' features
+    its steps will read (feat_a_u, feat_b_u, feat_a_p, feat_b_p), all timed as fit_s; a closed-form
+    method's fit becomes the model evaluated."""
+    fits = run.method.fits and run.shape.paired > 0
+    if not fits and not (run.wanted & FEATURES and run.steps):
         return
     tic = time.perf_counter()
     towers = (run.model.encoder_a, run.model.encoder_b)
     encoders = tuple(e.to(run.device) for e in (run.frozen or towers))
     run.fit_features = feature_names(encoders, run.method)
     run.features = fit_data(encoders, run.data, run.split, run.device)
-    fitted = run.method.fit(run.features)
-    for side in "ab":  # the pools its steps read, now: before a resume or a step
-        if f"feat_{side}_u" in run.wanted:
-            getattr(run.features, f"{side}_u")
+    fitted = run.method.fit(run.features) if fits else None
+    for key in sorted(run.wanted & FEATURES):  # now: before a resume or a step
+        getattr(run.features, key.removeprefix("feat_"))
     if run.method.closed_form:
         run.fitted = FittedModel(*encoders, fitted)
     run.fit_s = time.perf_counter() - tic
@@ -315,6 +317,7 @@ def embed(run: Run, inputs: StepInputs) -> BatchEmbeddings:
         run.dist,
         run.hp["single_pass"],
         run.features,
+        run.steps,
     )
 
 

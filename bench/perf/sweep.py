@@ -38,10 +38,13 @@ RUNNERS = ("per-cell processes", "worker pool")
 
 
 def synthetic_specs(cells: int, steps: int) -> list[RunSpec]:
-    """The first `cells` cells of every method × RATIOS × seeds 0, 1, … on `synthetic` with `steps`."""
+    """The first `cells` cells of every method that applies to `synthetic` × RATIOS × seeds 0, 1, … with
+    `steps`."""
     methods = registry.methods().names()
     seeds = list(range(math.ceil(cells / (len(methods) * len(RATIOS)))))
-    grid = Grid(methods, ["synthetic"], list(RATIOS), seeds, task_params={"steps": str(steps)})
+    grid = Grid(
+        methods, ["synthetic"], list(RATIOS), seeds, task_params={"steps": str(steps)}, skip_inapplicable=True
+    )
     return expand(grid)[:cells]
 
 

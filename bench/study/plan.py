@@ -4,7 +4,8 @@ Each (method, task) is tuned when the file has `tune` and the method has a searc
 file's own parameters are fixed; its preset is the tuning study's name, `STUDY-METHOD-TASK-rRATIO`. A cell
 belongs to a setting: `tuned` (with the preset, or the file's `preset`), `defaults` (the method's published
 defaults with the file's parameters: run when `tune.defaults` is true, and for methods with nothing to tune)
-or "" (a study without tuning). A cell of two settings (nothing tuned) counts once, as `defaults`.
+or "" (a study without tuning). A cell of two settings (nothing tuned) counts once, as `defaults`. A method
+that does not apply to a task (`applies`) has neither tuning nor cells there.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bench import registry
 from bench.errors import BenchError
-from bench.grid import Grid, expand
+from bench.grid import Grid, expand, inapplicable
 from bench.spec import RunSpec
 from bench.study.file import MethodSetting, Study, TaskSetting
 from bench.tune.preset import apply_preset, preset_path
@@ -50,6 +51,13 @@ def tuned_names(study: Study, method: MethodSetting, task: TaskSetting) -> list[
     return [k for k in space if k not in method.params]
 
 
+def applies(method: MethodSetting, task: TaskSetting) -> bool:
+    """Whether the study runs `method` on `task`: a method that does not apply to a task (bench.grid
+    `inapplicable`, e.g. semiclip on a task without concepts) is left out of that task."""
+    entry, task_entry = registry.methods().get(method.name), registry.tasks().get(task.name)
+    return inapplicable(entry, task_entry.create(task_entry.resolve(dict(task.params)))) is None
+
+
 def tune_name(study: Study, method: str, task: str) -> str:
     return f"{study.name}-{method}-{task}-r{study.tuning.pair_ratio:g}"
 
@@ -61,7 +69,7 @@ def tune_configs(study: Study, results: Path) -> list:
     out = []
     for task in study.tasks:
         for method in study.methods:
-            names = tuned_names(study, method, task)
+            names = tuned_names(study, method, task) if applies(method, task) else []
             if not names:
                 continue
             t = study.tuning
@@ -106,7 +114,7 @@ def plan(study: Study, results: Path) -> Plan:
     cells: dict[str, StudyCell] = {}
     waiting = []
     for task in study.tasks:
-        for method in study.methods:
+        for method in (m for m in study.methods if applies(m, task)):
             for setting, preset in settings(study, method, task):
                 if preset is not None and not preset_path(results, preset).is_file():
                     waiting.append(f"{method.name} on {task.name} ({preset})")

@@ -124,6 +124,10 @@ class RemoteSensing(Task):
         self._model = None
         self._projections = None  # frozen, heads=clip: CLIP's own projections and scale, from the cache
 
+    def provides(self) -> dict[str, str]:
+        none = "keywords=none gives no keyword vocabulary; set --task-param keywords=classes or mined"
+        return {"keywords": none if self.p["keywords"] == "none" else ""}
+
     def check(self, p: dict[str, Any]) -> None:
         super().check(p)
         datasets, zero_shot, source = data.names(p["datasets"]), data.names(p["zero_shot"]), p["source"]

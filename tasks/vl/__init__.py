@@ -41,6 +41,15 @@ from tasks.vl.towers import ResNetTower, SmallCNN, TextMLP, resnet34
 from tasks.vl.views import augment_batch
 
 FASHION_TRAIN = 60_000  # train images of Fashion-MNIST
+LOCAL = ("local:", "hf:")  # the sources without class labels
+
+
+def class_keywords(raw: Any, x: dict[str, Any]) -> dict[str, Any]:
+    """`keywords=classes`: the text inputs of the first template's prompt of each class (the first C rows of
+    `zs_prompts`) and the keyword mask of each train item, its own class (its captions name it)."""
+    k = len(raw.classes)
+    mask = torch.nn.functional.one_hot(torch.tensor(raw.train.labels), k).bool()
+    return {"keywords": x["zs_prompts"][:k], "keyword_mask": mask}
 
 
 class VisionLanguage(Task):
@@ -112,6 +121,12 @@ class VisionLanguage(Task):
         "same_text_positives": Param(
             True, "paired rows whose drawn captions are the same text are positives of each other"
         ),
+        "keywords": Param(
+            "none",
+            "keyword vocabulary (concepts of the captions, for semiclip and s_clip): the class names of a "
+            "class-labelled source, each item's concept its class (finetune mode), or none",
+            choices=("none", "classes"),
+        ),
         "eval_batch": Param(256, "rows per forward pass in evaluation", valid="[1, inf)"),
     }
 
@@ -150,7 +165,13 @@ class VisionLanguage(Task):
                     "image_size applies to encoder=cnn and released; an open_clip model takes its own size",
                 ),
                 (
-                    p["preset"] != "released" or p["source"].startswith(("local:", "hf:")),
+                    p["keywords"] == "none"
+                    or (p["mode"] == "finetune" and not p["source"].startswith(LOCAL)),
+                    "keywords=classes needs a class-labelled source (debian:fashion-mnist or synthetic) in "
+                    "mode=finetune; use keywords=none",
+                ),
+                (
+                    p["preset"] != "released" or p["source"].startswith(LOCAL),
                     "preset=released trains on COCO, as the released code: give source=local:DIR "
                     "(Karpathy's dataset_coco.json and the images) or source=hf:yerevann/coco-karpathy "
                     "and image_root=DIR",
@@ -158,6 +179,10 @@ class VisionLanguage(Task):
             ]
         )
         sources.check(p["source"], p)
+
+    def provides(self) -> dict[str, str]:
+        none = "keywords=none gives no keyword vocabulary; set --task-param keywords=classes"
+        return {"keywords": none if self.p["keywords"] == "none" else ""}
 
     def pool_size(self) -> int | None:
         """Known without reading for synthetic and Fashion-MNIST sources: the subset's size."""
@@ -194,10 +219,11 @@ class VisionLanguage(Task):
                 _, tokenize, size, _, _ = self._model
                 x = features.finetune(p, raw, tokenize, size)
             x["about"] = raw.about
+            kw = class_keywords(raw, x) if p["keywords"] == "classes" else {}
         about = x.pop("about")
         about = {**about, "protocols": protocols(x, about, list(templates.TEMPLATES))}
         ids = x["train_text_ids"] if p["same_text_positives"] else None  # (N, m): one caption drawn per step
-        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, b_ids=ids, about=about)
+        return TaskData(train_a=x["train_a"], train_b=x["train_b"], eval=x, b_ids=ids, about=about, **kw)
 
     def encoders(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """cnn, released: the image tower and an MLP on the sentence features; open_clip: its towers
