@@ -127,6 +127,8 @@ def setup(
     on every rank of a data-parallel run the same (bench/engine/distributed.py), rank 0 alone writing."""
     hp = spec.task_params
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
+    if why := method.check_pool(len(split.paired), len(split.unpaired_a), len(split.unpaired_b)):
+        raise BenchError(f"{spec.label()}: {why}")
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
         raise BenchError(f"{spec.label()}: {why}")
     out.write_json("split.json", split.to_json())
@@ -220,10 +222,10 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 
 def fit(run: Run, out: RunOutput) -> None:
-    """The fit stage of a method that fits, when the split has pairs (fit.py): its FitData from the towers
+    """The fit stage of a method that fits, when the split has pairs or the method needs none (fit.py): its FitData from the towers
     as built, then `method.fit`, and the unpaired pools' features its steps will read (feat_a_u, feat_b_u),
     all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
-    if not run.method.fits or run.shape.paired == 0:
+    if not run.method.fits or (run.method.needs_pairs and run.shape.paired == 0):
         return
     tic = time.perf_counter()
     run.features = fit_data(run.model, run.data, run.split, run.device)
