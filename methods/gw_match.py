@@ -117,7 +117,7 @@ class GwMatch(ClosedForm):
         "solver": Param(
             "cg",
             "cg: exact GW by conditional gradient from the first lower bound's plan (fused with the pairs' "
-            "term when there are pairs); entropic: itsamatch's released solver (entropic GW from the product)",
+            "term when there are pairs); entropic: itsamatch's released solver (entropic GW, product start)",
             ("cg", "entropic"),
         ),
         "epsilon": Param(0.1, "entropic ε (solver=entropic; POT's default, itsamatch's)", valid="(0, inf)"),

@@ -12,8 +12,8 @@ from bench.errors import BenchError
 from methods.base import FitData
 from methods.gw_match import (
     MATCH_CAP,
-    anchor_cost,
     GwMatch,
+    anchor_cost,
     first_lower_bound_plan,
     gw_plan,
     match,
@@ -80,7 +80,7 @@ def test_the_entropic_solver_and_the_matching_are_itsamatchs_optimal_transport()
 
 
 def test_the_first_lower_bound_plan_is_the_ot_plan_of_the_quantile_cost():
-    """Against a slow reference: M_ij = (1/n) Σ_q |sort(K_A[i])_q − sort(K_B[j])_q| (equal sizes), by loops."""
+    """Against a slow reference by loops: M_ij = (1/n) Σ_q |sort(K_A[i])_q − sort(K_B[j])_q| (equal sizes)."""
     ka = standardised_distances(points(9, 4, 4)).numpy()
     kb = standardised_distances(points(9, 3, 5)).numpy()
     ref = np.zeros((9, 9))

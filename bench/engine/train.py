@@ -222,9 +222,9 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 
 def fit(run: Run, out: RunOutput) -> None:
-    """The fit stage of a method that fits, when the split has pairs or the method needs none (fit.py): its FitData from the towers
-    as built, then `method.fit`, and the unpaired pools' features its steps will read (feat_a_u, feat_b_u),
-    all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
+    """The fit stage of a method that fits, when the split has pairs or the method needs none (fit.py): its
+    FitData from the towers as built, then `method.fit`, and the unpaired pools' features its steps will
+    read (feat_a_u, feat_b_u), all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
     if not run.method.fits or (run.method.needs_pairs and run.shape.paired == 0):
         return
     tic = time.perf_counter()
