@@ -109,7 +109,7 @@ class GwMatch(ClosedForm):
     )
     params = {
         "match_items": Param(
-            1000,
+            500,
             f"unpaired items per modality the plan is computed on, a seeded subsample (0: the whole pool, "
             f"refused above {MATCH_CAP}); cost O(n³)",
             valid=f"[0, {MATCH_CAP}]",
