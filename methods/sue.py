@@ -108,7 +108,7 @@ def train_mmd_net(
     `batch`, the network of the lowest mean MMD² on the other 10 % kept (SUE's
     `fine_tune_alignment_using_mmd_network`). The A and B rows of a batch are drawn independently."""
     net = ResidualBlock(xa.shape[1])
-    opt = torch.optim.AdamW(net.parameters(), lr=lr)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, foreach=True)
     pa, pb = torch.randperm(len(xa), generator=gen), torch.randperm(len(xb), generator=gen)
     n_val = int(min(len(xa), len(xb)) * VAL_SHARE)
     (va, ta), (vb, tb) = (xa[pa[:n_val]], xa[pa[n_val:]]), (xb[pb[:n_val]], xb[pb[n_val:]])
@@ -148,7 +148,7 @@ class Sue(ClosedForm):
     )
     params = {
         "items": Param(
-            1000,
+            500,
             "rows per modality the graph and the network learn on: the pairs, then unpaired items (seeded)",
             valid="[2, 8000]",
         ),
