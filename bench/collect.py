@@ -9,7 +9,8 @@ data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, devi
 threads) and provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
 bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
-`_excluded`) and `metric_unit` (`fraction`: the tables show percent). Nothing here imports torch.
+`_excluded`), `metric_unit` (`fraction`: the tables show percent) and `fit_features` (a method that fits:
+the features it was given, "A: name · B: name"; None otherwise). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def row(folder: RunFolder) -> dict:
     out.update(eval_set_columns(status.get("data", {})))
     units = set(status.get("metric_units", {}).values())
     out["metric_unit"] = units.pop() if len(units) == 1 else ",".join(sorted(units)) or None
+    fit = status.get("fit_features")
+    out["fit_features"] = " · ".join(f"{side.upper()}: {name}" for side, name in fit.items()) if fit else None
     return out
 
 

@@ -11,8 +11,9 @@ A process that runs several cells of one task (a sweep worker) loads the task's 
 last loaded (task, data) is kept, keyed by the task's name and full parameters.
 
 A done run's status.json also records what it was evaluated on (`data`: the task's TaskData.about, each
-evaluation set's source, split, size and overlap with the train pool) and the unit of every metric
-(`metric_units`: every metric is a fraction in [0, 1]; `table`, `plot` and the summary show percent).
+evaluation set's source, split, size and overlap with the train pool), the unit of every metric
+(`metric_units`: every metric is a fraction in [0, 1]; `table`, `plot` and the summary show percent) and,
+for a method that fits, the features it was given (`fit_features`: {"a": name, "b": name}).
 
 A cell may run on several ranks (`run --nproc N`, a SLURM job of several tasks): rank 0 does all of the
 above and the others only train beside it (`_follow`), reading the run folder but never writing it.
@@ -184,6 +185,7 @@ def _run(folder: RunFolder, device: torch.device, on_eval: OnEval | None) -> str
         provenance=made_by,
         data=data.about,
         metric_units=dict.fromkeys(result.metrics, METRIC_UNIT),
+        **({"fit_features": result.fit_features} if result.fit_features else {}),
     )
     metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
     folder.log(f"== {now()} done in {wall:.1f} s: {metrics}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +43,9 @@ class AsifFit:
 
 
 class Asif(ClosedForm):
-    """Each item as its top-k similarities to the pairs' items of its modality, raised to p; no training."""
+    """Each item as its top-k similarities to the pairs' items of its modality, raised to p; no training.
+    k is a share of the N pairs (`k_fraction`), so that the representation stays sparse at every pair
+    count, or a fixed number (`k` > 0)."""
 
     name = "asif"
     label = "ASIF"
@@ -50,20 +53,31 @@ class Asif(ClosedForm):
     source = "Norelli et al., NeurIPS 2023 (arXiv 2210.01738), code noranta4/ASIF (relreps.py)"
     params = {
         "k": Param(
-            800,
-            "similarities kept per item (top k; at most the number of pairs)",
-            low=8,
-            high=2000,
+            0,
+            "similarities kept per item (top k, at most the number of pairs); 0: ⌈k_fraction · N⌉ of N pairs",
+            valid="[0, inf)",
+        ),
+        "k_fraction": Param(
+            0.1,
+            "k = 0: the share of the N pairs kept per item (⌈k_fraction · N⌉, at least 1)",
+            low=0.01,
+            high=0.5,
             log=True,
-            valid="[1, inf)",
+            valid="(0, 1]",
         ),
         "p": Param(8.0, "exponent of the kept similarities", low=1.0, high=16.0, valid="(0, inf)"),
         "prompt_pooling": Param(
-            "mean",
-            "zero-shot over templates: their mean embedding (every method's) or the best one (ASIF's code)",
+            "max",
+            "zero-shot over templates: the best prompt's score (ASIF's code) or their mean embedding",
             PROMPT_POOLING,
         ),
     }
 
+    def kept(self, n: int) -> int:
+        """k for N = `n` pairs: `k` when set, else ⌈k_fraction · N⌉; at least 1, at most N."""
+        k = self.p["k"] or math.ceil(self.p["k_fraction"] * n)
+        return max(1, min(k, n))
+
     def fit(self, data: FitData) -> AsifFit:
-        return AsifFit(data.a_p, data.b_p, self.p["k"], self.p["p"], self.p["prompt_pooling"])
+        k = self.kept(len(data.a_p))
+        return AsifFit(data.a_p, data.b_p, k, self.p["p"], self.p["prompt_pooling"])

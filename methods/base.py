@@ -28,6 +28,8 @@ class BatchEmbeddings:
     - `za`, `zb`: [a_p; a_u] and [b_p; b_u], the sets of the set terms;
     - `views_a`, `views_b`: two views (v1, v2) of every row of `za` / `zb`, for the SSL term;
     - `logit_scale`: s = exp(t), the CLIP multiplier;
+    - `logit_bias`: the learnable logit bias b of a method that declares one (`Method.logit_bias`), else
+      None;
     - `n_paired`: b_p, known without computing any embedding;
     - `same_b_p`: (b_p × b_p) bool, True where two paired rows have identical B content (e.g. the
       same function text), so that they are positives of each other; None means only the diagonal;
@@ -44,15 +46,19 @@ class BatchEmbeddings:
         n_paired: int,
         same_b_p: Tensor | None = None,
         keyword_mask_p: Tensor | None = None,
+        logit_bias: Tensor | None = None,
     ):
         self._embed = embed
         self.n_paired = n_paired
         self.logit_scale = logit_scale
+        self.logit_bias = logit_bias
         self.same_b_p = same_b_p
         self.keyword_mask_p = keyword_mask_p
 
     @classmethod
-    def from_tensors(cls, logit_scale: Tensor | float = 1 / 0.07, **tensors: Any) -> BatchEmbeddings:
+    def from_tensors(
+        cls, logit_scale: Tensor | float = 1 / 0.07, logit_bias: Tensor | float | None = None, **tensors: Any
+    ) -> BatchEmbeddings:
         """Build from ready tensors (tests, benchmarks): keys a_p, b_p, a_u, b_u, views_a, views_b,
         keywords, same_b_p, keyword_mask_p. A missing a_u/b_u is an empty (0 × d) tensor."""
         same = tensors.pop("same_b_p", None)
@@ -61,7 +67,8 @@ class BatchEmbeddings:
         for key in ("a_u", "b_u"):
             tensors.setdefault(key, tensors["a_p"].new_zeros(0, d))
         scale = torch.as_tensor(logit_scale, dtype=tensors["a_p"].dtype)
-        return cls(tensors.get, scale, tensors["a_p"].shape[0], same, kw_mask)
+        bias = None if logit_bias is None else torch.as_tensor(logit_bias, dtype=tensors["a_p"].dtype)
+        return cls(tensors.get, scale, tensors["a_p"].shape[0], same, kw_mask, bias)
 
     @cached_property
     def a_p(self) -> Tensor:
@@ -112,10 +119,11 @@ EMBEDDINGS = frozenset({"a_p", "b_p", "a_u", "b_u", "views_a", "views_b", "keywo
 
 
 class FitData:
-    """What a method that `fits` may ask of the train pool, as frozen features: the outputs of the task's
-    towers as built (the run's seeded initial weights), in eval mode, without gradient, before any head.
-    Pretrained frozen towers give their features; towers trained from scratch (synthetic, the protein
-    tower) give their random initial features, which is then all a closed-form method gets.
+    """What a method that `fits` may ask of the train pool, as frozen features, without gradient: by
+    default the frozen unimodal features its task declares (tasks/base.py `Task.frozen_features`: e.g.
+    synthetic's raw inputs, protein's k-mer and MiniLM features, a pretrained image encoder's pooled
+    features), the same whatever the train seed; with the method parameter `features=towers`, the outputs
+    of the task's towers as built (the run's seeded initial weights) in eval mode, before any head.
 
     - `a_p`, `b_p`: (n_p × F_A), (n_p × F_B) of the paired set, row i of one the counterpart of row i of
       the other;
@@ -167,6 +175,15 @@ class Fitted(Protocol):
     def embed_b(self, h: Tensor) -> Tensor: ...
 
 
+FIT_PARAMS = {
+    "features": Param(
+        "frozen",
+        "what the fit is given: the task's declared frozen unimodal features, or the towers' outputs as "
+        "built (seeded random features where a tower trains from scratch)",
+        ("frozen", "towers"),
+    )
+}
+
 COMMON_PARAMS = {
     "temperature": Param(
         0.07, "initial CLIP temperature τ (s = 1/τ)", low=0.01, high=0.2, log=True, valid="(0, inf)"
@@ -189,7 +206,10 @@ class Method:
     variants follow it); `control_of`, the method whose ablation table it joins as a control;
     `baseline`, the method the tables test every other against (CLIP).
     Every method has the parameters `temperature` (τ, s = 1/τ at the start) and
-    `learn_temperature` (t = log s trained and clamped at log 100, as CLIP; else s stays fixed).
+    `learn_temperature` (t = log s trained and clamped at log 100, as CLIP; else s stays fixed); every
+    method that fits has `features` (FIT_PARAMS: what its FitData holds).
+    `logit_bias()`: the initial value of a learnable logit bias b that the model carries for the method
+    (SigLIP's), served as `BatchEmbeddings.logit_bias`; None (the default): no bias.
     """
 
     name: ClassVar[str] = ""
@@ -209,7 +229,10 @@ class Method:
 
     @classmethod
     def declared_params(cls) -> dict[str, Param]:
-        return {**COMMON_PARAMS, **cls.params}
+        return {**COMMON_PARAMS, **(FIT_PARAMS if cls.fits else {}), **cls.params}
+
+    def logit_bias(self) -> float | None:
+        return None
 
     def check_pool(self, n_paired: int, n_unpaired_a: int, n_unpaired_b: int) -> str | None:
         """Why this method refuses a train pool split into n_paired pairs and unpaired pools of these sizes
@@ -255,7 +278,7 @@ class ClosedForm(Method):
 
     @classmethod
     def declared_params(cls) -> dict[str, Param]:
-        return dict(cls.params)
+        return {**FIT_PARAMS, **cls.params}
 
     def fit(self, data: FitData) -> Fitted:
         raise NotImplementedError

@@ -53,6 +53,30 @@ def clip_loss(
     )
 
 
+def sigmoid_loss(
+    za: Tensor,
+    zb: Tensor,
+    logit_scale: Tensor | float,
+    logit_bias: Tensor | float,
+    *,
+    positives: Tensor | None = None,
+) -> Tensor:
+    """SigLIP's pairwise sigmoid loss: L = −(1/n) Σ_ij log σ(y_ij · (s·za_i·zb_j + b)), with y_ij = +1
+    for a positive pair and −1 otherwise, s the logit scale and b the logit bias (Zhai et al., ICCV 2023,
+    arXiv 2303.15343, Algorithm 1; open_clip's `SigLipLoss` on one device).
+
+    Row i of za and of zb are a pair; `positives` (n × n bool, None = identity) marks further positives
+    (the diagonal always included).
+    """
+    n = len(za)
+    pos = torch.eye(n, dtype=torch.bool, device=za.device)
+    if positives is not None:
+        pos = pos | positives.bool()
+    labels = pos.to(torch.promote_types(za.dtype, torch.float32)) * 2 - 1
+    logits = logit_scale * za @ zb.T + logit_bias
+    return -F.logsigmoid(labels * logits).sum() / n
+
+
 def _positive_targets(positives: Tensor, logits: Tensor) -> Tensor:
     """Rows uniform over the positives (diagonal forced True), zero-padded to the logits' width."""
     b = positives.shape[0]

@@ -228,6 +228,16 @@ class Task:
         """Towers f_A and f_B, each an nn.Module with an int attribute `out_dim`."""
         raise NotImplementedError
 
+    def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """The frozen unimodal features that a method that fits is given by default (its FitData, and
+        what a closed-form fit embeds in evaluation): per modality a module from this task's encoder
+        inputs (train pool and evaluation alike) to features, with an int `out_dim` and a str
+        `feature_name` saying what they are (recorded with the run, `fit_features`). Deterministic: no
+        random weights, no training mode (tasks/_frozen.py `FrozenInputs`, `FrozenPixels`,
+        `FrozenTower`). A request the task cannot serve (pretrained features whose weights do not load)
+        is a BenchError naming the parameter and the fix, never other features in their place."""
+        raise NotImplementedError
+
     def views(self, side: str, x: Any, generator: torch.Generator) -> tuple[Any, Any]:
         """Two random views of encoder inputs `x` of modality `side` ("a" or "b") for the SSL term."""
         raise NotImplementedError

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
+from tasks._frozen import FrozenInputs
 from tasks._shared import MLPTower, model_device
 from tasks.base import Task, TaskData
 from tasks.metrics import retrieval, zero_shot
@@ -99,6 +100,10 @@ class Synthetic(Task):
         return MLPTower(data.train_a.shape[1], self.p["width"]), MLPTower(
             data.train_b.shape[1], self.p["width"]
         )
+
+    def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """The raw standardised inputs a and b: the data's own unimodal features (no tower)."""
+        return FrozenInputs(self.p["dim_a"], "raw a"), FrozenInputs(self.p["dim_b"], "raw b")
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Two noisy copies x + σ_v·ε (feature-space views; σ_v = 0.5 keeps the SSL term non-trivial)."""

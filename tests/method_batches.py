@@ -10,6 +10,7 @@ from methods.base import BatchEmbeddings, FitData
 D = 8
 FA, FB = 6, 5  # widths of the frozen features of A and B
 SCALE = 1 / 0.07
+BIAS = -10.0  # the logit bias of a method that declares one (SOTAlign's sigmoid loss)
 
 
 def unit(n, seed):
@@ -70,7 +71,7 @@ def make_batch(b_p, b_u, keywords=False, same=None, seed=0):
         kw_mask = torch.zeros(b_p, 5, dtype=torch.bool)
         kw_mask[:, 0] = True
         kw_mask[::2, 3] = True
-    return BatchEmbeddings(rec, torch.tensor(SCALE), b_p, same, kw_mask), rec
+    return BatchEmbeddings(rec, torch.tensor(SCALE), b_p, same, kw_mask, torch.tensor(BIAS)), rec
 
 
 def create(name, **raw):

@@ -3,6 +3,7 @@ recovering a planted linear correspondence, zero-shot prompt pooling, the frozen
 a closed-form run (no step, no checkpoint, its fit as its cost; run again, it gives the same numbers)."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -97,9 +98,6 @@ def test_frozen_features_are_the_towers_in_eval_mode_and_the_pools_are_looked_up
     tower.eval()
     torch.testing.assert_close(feats, tower(pool[[7, 2, 5]]).detach())
 
-    class Model:
-        encoder_a, encoder_b = tower, tower
-
     class Data:
         train_a = train_b = pool
 
@@ -107,7 +105,7 @@ def test_frozen_features_are_the_towers_in_eval_mode_and_the_pools_are_looked_up
             return 10
 
     split = Split(torch.tensor([0, 1]), torch.tensor([2, 4, 6]), torch.tensor([3, 5]))
-    data = fit_data(Model(), Data(), split, torch.device("cpu"))
+    data = fit_data((tower, tower), Data(), split, torch.device("cpu"))
     torch.testing.assert_close(data.unpaired_rows("a", torch.tensor([6, 2])), tower(pool[[6, 2]]).detach())
     torch.testing.assert_close(data.unpaired_rows("b", torch.tensor([5])), tower(pool[[5]]).detach())
 
@@ -133,3 +131,32 @@ def test_a_closed_form_run_fits_once_writes_no_checkpoint_and_reruns_to_the_same
     assert all(math.isfinite(v) for v in first.values())
     assert run(store, [s], force=True) == {s.run_id(): "done"}
     assert store.folder(s.run_id()).metrics() == first
+
+
+@pytest.mark.parametrize("name", CLOSED_FORM)
+def test_a_closed_form_method_has_no_train_seed(results, name):
+    """With the split seed fixed, its metrics do not change with the train seed: it fits on the task's
+    frozen features. On the towers' outputs (features=towers, seeded random towers on synthetic) they do,
+    so the check is not vacuous."""
+    store = Store(results)
+    frozen = [spec(name, 0.1, seed=seed) for seed in (0, 1)]
+    towers = [replace(s, method_params={**s.method_params, "features": "towers"}) for s in frozen]
+    assert set(run(store, frozen + towers).values()) == {"done"}
+    metrics = [store.folder(s.run_id()).metrics() for s in frozen + towers]
+    assert metrics[0] == metrics[1]
+    assert metrics[2] != metrics[3]
+    for s in frozen:
+        assert store.folder(s.run_id()).status()["fit_features"] == {"a": "raw a", "b": "raw b"}
+    assert store.folder(towers[0].run_id()).status()["fit_features"] == {"a": "towers", "b": "towers"}
+
+
+def test_asif_keeps_a_share_of_the_pairs_and_pools_prompts_by_the_best_one():
+    values = registry.methods().get("asif").resolve({})
+    assert values["prompt_pooling"] == "max" and values["k"] == 0
+    method = Asif(**values)
+    assert [method.kept(n) for n in (1, 5, 20, 200, 2000)] == [1, 1, 2, 20, 200]  # ⌈0.1 N⌉, at least 1
+    assert Asif(**{**values, "k": 800}).kept(200) == 200  # a fixed k, at most N
+    xa, xb = planted(50, 0)
+    fit = method.fit(FitData.from_tensors(a_p=xa, b_p=xb))
+    assert fit.k == 5 and fit.prompt_pooling == "max"
+    assert int((fit.embed_a(xa[:3]) > 0).sum(1).max()) <= 5  # sparse: at most k of the 50 anchors

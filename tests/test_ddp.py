@@ -18,7 +18,7 @@ from bench.cli import main
 from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
-from bench.engine.fit import fit_data
+from bench.engine.fit import fit_data, frozen_encoders
 from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
 from bench.engine.split import make_split
@@ -64,7 +64,8 @@ def train_steps(method_name: str, method_raw: dict, dist: Dist) -> dict:
     optimizer = torch.optim.Adam(model.param_groups(hp["lr"], hp["encoder_lr"], hp["weight_decay"]))
     sampler = BatchSampler(split, shape, 0)
     precision, wanted = Precision("none", dist.device), method.embeddings()
-    features = fit_data(model, data, split, dist.device) if method.fits else None  # the engine's fit stage
+    encoders = frozen_encoders(method, task, data) or (model.encoder_a, model.encoder_b)  # the fit stage
+    features = fit_data(encoders, data, split, dist.device) if method.fits else None
     if features is not None:
         method.fit(features)
     losses, grads = [], {}

@@ -115,7 +115,7 @@ def test_under_bf16_the_embeddings_and_the_loss_are_float32(name):
     model = build_model(task, method, data, hp)
     features = None
     if method.fits:  # its fit stage on the frozen features, as the engine's
-        features = fit_data(model, data, SPLIT, CPU)
+        features = fit_data((model.encoder_a, model.encoder_b), data, SPLIT, CPU)
         method.fit(features)
     wanted = method.embeddings()
     idx = (torch.arange(8), torch.arange(100, 112), torch.arange(150, 162))

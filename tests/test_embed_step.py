@@ -58,7 +58,7 @@ def test_single_pass_matches_separate_passes(setup, name):
     model = build_model(task, method, data, hp)
     features = None
     if method.fits:
-        features = fit_data(model, data, SPLIT, CPU)
+        features = fit_data((model.encoder_a, model.encoder_b), data, SPLIT, CPU)
         method.fit(features)
     inputs = step_inputs(task, data)
     one, grads_one = loss_and_grads(model, method, data, inputs, True, features)

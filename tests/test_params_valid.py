@@ -90,7 +90,12 @@ CASES = [
         ["--methods", "s_clip", "--method-param", "sinkhorn_iters=0"],
         "method s_clip: parameter sinkhorn_iters=0",
     ),
-    (["--methods", "asif", "--method-param", "k=0"], "method asif: parameter k=0 is outside its valid range"),
+    (["--methods", "asif", "--method-param", "k=-1"], "method asif: parameter k=-1 is outside its valid"),
+    (
+        ["--methods", "asif", "--method-param", "k_fraction=0"],
+        "method asif: parameter k_fraction=0.0 is outside its valid range",
+    ),
+    (["--methods", "cca", "--method-param", "features=raw"], "method cca: parameter features"),
     (
         ["--methods", "asif", "--method-param", "p=0"],
         "method asif: parameter p=0.0 is outside its valid range",

@@ -125,6 +125,33 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
 
 
 @pytest.mark.parametrize("name", TASKS)
+def test_declares_frozen_features_that_no_seed_or_mode_changes(name):
+    """Task.frozen_features: a named module per modality from the encoder inputs to (n, out_dim) finite
+    features, with no trainable parameter; built after two different torch seeds, and with the model
+    around them in training mode, they give the same features (a closed-form fit has no train seed)."""
+    task = registry.tasks().get(name).create(_values(name))
+    data = task.load()
+    idx = torch.arange(4)
+    outputs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        encoders = task.frozen_features(data)
+        rows = []
+        for side, pool, encoder in zip("ab", (data.train_a, data.train_b), encoders, strict=True):
+            assert isinstance(encoder.feature_name, str) and encoder.feature_name, side
+            trainable = [p for p in encoder.parameters() if p.requires_grad]
+            assert not trainable, f"{side}: frozen features with trainable parameters"
+            encoder.train()
+            with torch.no_grad():
+                z = encoder(take(pool, idx))
+            assert z.shape == (4, encoder.out_dim) and torch.isfinite(z).all(), side
+            rows.append(z)
+        outputs.append(rows)
+    for first, second in zip(*outputs, strict=True):
+        assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("name", TASKS)
 def test_check_refuses_a_bad_combination_in_one_line(name):
     entry = registry.tasks().get(name)
     for extra in (entry.cls.bad_params, {"steps": 0}):  # the task's own rule, then a common one

@@ -78,6 +78,7 @@ def embed_step(
         inputs.n_paired,
         same_b(inputs, device),
         kw_mask(data, inputs, device),
+        model.logit_bias,
     )
 
 

@@ -1,8 +1,10 @@
 """The fit stage of a method that fits (methods/base.py `Method.fit`): its FitData, the frozen features of
 the train pool, and the model a closed-form fit gives the task's evaluation.
 
-Frozen features are the outputs of the task's towers as built (the run's seeded initial weights), in eval
-mode, without gradient, in float32, before any head, `FEATURE_BATCH` items at a time. They are computed
+Frozen features are, by default, the task's declared frozen unimodal features (tasks/base.py
+`Task.frozen_features`), the same whatever the train seed; with the method parameter `features=towers`,
+the outputs of the task's towers as built (the run's seeded initial weights). Either way they are
+computed in eval mode, without gradient, in float32, before any head, `FEATURE_BATCH` items at a time,
 before the training loop and before a checkpoint is resumed, so a resumed run fits on the same features.
 """
 
@@ -36,14 +38,33 @@ def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.devi
     return torch.cat(parts) if parts else torch.zeros(0, tower.out_dim, device=device)
 
 
-def fit_data(model: Any, data: TaskData, split: Split, device: torch.device) -> FitData:
+def frozen_encoders(method: Any, task: Any, data: TaskData) -> tuple[nn.Module, nn.Module] | None:
+    """The task's frozen features (Task.frozen_features) for a method that fits on them (the default);
+    None for one that fits on the towers' outputs (`features=towers`) or does not fit. A task that cannot
+    serve them refuses here (BenchError)."""
+    if not method.fits or method.p.get("features", "frozen") == "towers":
+        return None
+    return task.frozen_features(data)
+
+
+def feature_names(encoders: tuple[nn.Module, nn.Module], method: Any) -> dict[str, str]:
+    """What the fit was given, as recorded with the run (`fit_features`): the name of each side's
+    features (a frozen module's `feature_name`; `towers` for the towers' outputs)."""
+    towers = method.p.get("features", "frozen") == "towers"
+    return {side: "towers" if towers else enc.feature_name for side, enc in zip("ab", encoders, strict=True)}
+
+
+def fit_data(
+    encoders: tuple[nn.Module, nn.Module], data: TaskData, split: Split, device: torch.device
+) -> FitData:
     """The FitData of a run: the paired set's features and the unpaired pools' (each on first use) through
-    the towers of `model` (encoder_a, encoder_b)."""
+    `encoders` (f_A, f_B)."""
+    enc_a, enc_b = encoders
     sources = {
-        "a_p": (model.encoder_a, data.train_a, split.paired),
-        "b_p": (model.encoder_b, data.train_b, split.paired),
-        "a_u": (model.encoder_a, data.train_a, split.unpaired_a),
-        "b_u": (model.encoder_b, data.train_b, split.unpaired_b),
+        "a_p": (enc_a, data.train_a, split.paired),
+        "b_p": (enc_b, data.train_b, split.paired),
+        "a_u": (enc_a, data.train_a, split.unpaired_a),
+        "b_u": (enc_b, data.train_b, split.unpaired_b),
     }
     positions = {}
     for side, pool in (("a", split.unpaired_a), ("b", split.unpaired_b)):
@@ -55,7 +76,8 @@ def fit_data(model: Any, data: TaskData, split: Split, device: torch.device) -> 
 
 class FittedModel(nn.Module):
     """The model of a closed-form method as the task's evaluation sees it: embed_x(x) = fitted.embed_x(f_x(x))
-    with the towers f_A, f_B as built (eval mode during evaluation) and the fitted maps on their features."""
+    with f_A, f_B what the fit was given (the task's frozen features, or the towers as built; eval mode
+    during evaluation) and the fitted maps on their features."""
 
     def __init__(self, encoder_a: nn.Module, encoder_b: nn.Module, fitted: Fitted):
         super().__init__()

@@ -28,7 +28,9 @@ class ProjectionHead(nn.Module):
 
 
 class TwoTower(nn.Module):
-    """f_A → head_A → L2 norm, f_B → head_B → L2 norm, and the CLIP scale s = exp(t), t ≤ log 100."""
+    """f_A → head_A → L2 norm, f_B → head_B → L2 norm, the CLIP scale s = exp(t), t ≤ log 100, and a
+    learnable logit bias b (`logit_bias`, from its initial value `bias`) where the method asks for one
+    (methods/base.py `Method.logit_bias`; None: no such parameter)."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class TwoTower(nn.Module):
         dropout: float,
         temperature: float,
         learn_temperature: bool,
+        bias: float | None = None,
     ):
         super().__init__()
         self.encoder_a, self.encoder_b = encoder_a, encoder_b
@@ -46,6 +49,7 @@ class TwoTower(nn.Module):
         self.log_scale = nn.Parameter(
             torch.tensor(math.log(1 / temperature)), requires_grad=learn_temperature
         )
+        self.logit_bias = None if bias is None else nn.Parameter(torch.tensor(float(bias)))
 
     def embed_a(self, x: Any) -> Tensor:
         return F.normalize(self.head_a(self.encoder_a(x)), dim=-1)

@@ -26,7 +26,7 @@ from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
-from bench.engine.fit import FittedModel, fit_data
+from bench.engine.fit import FittedModel, feature_names, fit_data, frozen_encoders
 from bench.engine.inputs import StepInputs
 from bench.engine.loader import StepLoader, default_workers, needed
 from bench.engine.model import TwoTower
@@ -58,11 +58,13 @@ class RunOutput(Protocol):
 
 @dataclass
 class TrainResult:
-    """Final metrics (empty when stopped early), the cost, and why it stopped early."""
+    """Final metrics (empty when stopped early), the cost, why it stopped early, and what a method that
+    fits was given (`fit_features`: the name of each modality's features, or None)."""
 
     metrics: dict[str, float]
     cost: dict[str, float] = field(default_factory=dict)
     stopped: str | None = None
+    fit_features: dict[str, str] | None = None
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Run:
     fit_s: float = 0.0
     features: FitData | None = None  # what the method fitted on (a method that fits, with pairs)
     fitted: FittedModel | None = None  # a closed-form method's model, once fitted
+    frozen: tuple[Any, Any] | None = None  # the task's frozen features a method that fits is given (fit.py)
+    fit_features: dict[str, str] | None = None  # the names of the features fitted on, per modality
 
     @property
     def hp(self) -> dict[str, Any]:
@@ -131,6 +135,7 @@ def setup(
         raise BenchError(f"{spec.label()}: {why}")
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
         raise BenchError(f"{spec.label()}: {why}")
+    frozen = frozen_encoders(method, task, data)  # refused here, before split.json, when not servable
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 
@@ -167,6 +172,7 @@ def setup(
         dist,
         device,
         steps,
+        frozen=frozen,
     )
     run.sampler_state = sampler.state_dict()
     return run
@@ -218,26 +224,32 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
         hp["head_dropout"],
         scale["temperature"],
         scale["learn_temperature"],
+        method.logit_bias(),
     )
 
 
 def fit(run: Run, out: RunOutput) -> None:
     """The fit stage of a method that fits, when the split has pairs or the method needs none (fit.py): its
-    FitData from the towers as built, then `method.fit`, and the unpaired pools' features its steps will
-    read (feat_a_u, feat_b_u), all timed as fit_s; a closed-form method's fit becomes the model evaluated."""
+    FitData from the task's frozen features (or the towers as built, `features=towers`), then `method.fit`,
+    and the unpaired pools' features its steps will read (feat_a_u, feat_b_u), all timed as fit_s; a
+    closed-form method's fit becomes the model evaluated."""
     if not run.method.fits or (run.method.needs_pairs and run.shape.paired == 0):
         return
     tic = time.perf_counter()
-    run.features = fit_data(run.model, run.data, run.split, run.device)
+    towers = (run.model.encoder_a, run.model.encoder_b)
+    encoders = tuple(e.to(run.device) for e in (run.frozen or towers))
+    run.fit_features = feature_names(encoders, run.method)
+    run.features = fit_data(encoders, run.data, run.split, run.device)
     fitted = run.method.fit(run.features)
-    for side in "ab":  # the pools its steps read, now: from the towers as built, before a resume or a step
+    for side in "ab":  # the pools its steps read, now: before a resume or a step
         if f"feat_{side}_u" in run.wanted:
             getattr(run.features, f"{side}_u")
     if run.method.closed_form:
-        run.fitted = FittedModel(run.model.encoder_a, run.model.encoder_b, fitted)
+        run.fitted = FittedModel(*encoders, fitted)
     run.fit_s = time.perf_counter() - tic
     dims = f"{run.features.a_p.shape[1]}/{run.features.b_p.shape[1]}"
-    out.log(f"fit: {len(run.split.paired)} pairs, frozen features of A/B {dims}, {run.fit_s:.2f} s")
+    names = " / ".join(run.fit_features.values())
+    out.log(f"fit: {len(run.split.paired)} pairs, frozen features of A/B {dims} ({names}), {run.fit_s:.2f} s")
 
 
 def resume(run: Run, out: RunOutput) -> None:
@@ -386,12 +398,12 @@ def save(run: Run, out: RunOutput) -> None:
 def finish(run: Run, out: RunOutput, stopped: str | None) -> TrainResult:
     """The final checkpoint, evaluation and cost; a run stopped early keeps its checkpoint and no metrics."""
     if stopped:
-        return TrainResult({}, cost(run), stopped)
+        return TrainResult({}, cost(run), stopped, run.fit_features)
     save(run, out)
     metrics = evaluate(run)
     run.history.append({"step": run.step, **metrics})
     out.write_json("history.json", run.history)
-    return TrainResult(metrics, cost(run))
+    return TrainResult(metrics, cost(run), fit_features=run.fit_features)
 
 
 def finish_fitted(run: Run, out: RunOutput) -> TrainResult:
@@ -399,7 +411,7 @@ def finish_fitted(run: Run, out: RunOutput) -> TrainResult:
     metrics = evaluate(run)
     run.history.append({"step": 0, **metrics})
     out.write_json("history.json", run.history)
-    return TrainResult(metrics, cost(run))
+    return TrainResult(metrics, cost(run), fit_features=run.fit_features)
 
 
 def cost(run: Run) -> dict[str, float]:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from bench.params import SEEDS, Param
 from tasks import contamination
+from tasks._frozen import FrozenInputs
 from tasks._shared import MLPTower, two_rows
 from tasks.base import Task, TaskData
 from tasks.protein import sources
@@ -161,6 +162,16 @@ class Protein(Task):
         so a second MLP would only add parameters to fit from few pairs."""
         tower = MLPTower(data.train_a.features.shape[-1], self.p["tower_width"], dropout=0.1)
         return tower, IdentityTower(data.train_b.shape[1])
+
+    def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """The standardised frozen features the towers read: the whole sequence's k-mer composition or
+        ESM-2 embedding (row 0 of a protein's input), and the sentence embedding of its text."""
+        p = self.p
+        protein = "k-mer" if p["protein_encoder"] == "kmer" else f"ESM-2 {p['esm_weights']}"
+        return (
+            FrozenInputs(data.train_a.features.shape[-1], protein),
+            FrozenInputs(data.train_b.shape[1], p["text_encoder"]),
+        )
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         if side == "a":

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from bench.params import Param
 from tasks import _openclip, contamination
+from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenPixels, FrozenTower
 from tasks.base import Task, TaskData, take
 from tasks.rs import data, features, inputs, sources, synthetic, towers
 from tasks.rs.evaluate import evaluate, evaluate_items
@@ -181,6 +182,21 @@ class RemoteSensing(Task):
             return towers.FeatureTower(dim, captions=False), towers.FeatureTower(dim, captions=True)
         model, _, _, mean, std = self._model
         return _openclip.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none")
+
+    def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """The open_clip image tower's features and its text tower's (the cached ones in frozen mode, the
+        towers kept frozen in finetune mode); with pretrained=none in finetune mode, raw pixels for the
+        images (tasks/_frozen.py `FrozenPixels`) and the random text tower, so named."""
+        p = self.p
+        tag = p["pretrained"] if p["pretrained"] != "none" else "random weights"
+        names = f"{p['encoder']} {tag} image", f"{p['encoder']} {tag} text"
+        if p["mode"] == "frozen":
+            dim = data.train_a.shape[-1]
+            return FrozenInputs(dim, names[0]), FrozenInputs(dim, names[1])
+        image, text = self.encoders(data)
+        if p["pretrained"] == "none":
+            return FrozenPixels(self._model[2], PIXELS_SIDE), FrozenTower(text, names[1])
+        return FrozenTower(image, names[0]), FrozenTower(text, names[1])
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached SimCLR views (frozen) or two fresh ones on raw pixels (finetune).

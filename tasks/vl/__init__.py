@@ -26,8 +26,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from bench.errors import BenchError
 from bench.params import SEEDS, Param
 from tasks import _openclip, contamination
+from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenPixels, FrozenTower
 from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
 from tasks.rs.towers import FeatureTower
@@ -204,6 +206,48 @@ class VisionLanguage(Task):
             )
         model, _, _, mean, std = self._model
         return _openclip.towers(copy.deepcopy(model), mean, std, p["pretrained"] != "none")
+
+    def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
+        """Images: the pretrained encoder's pooled features where the run's encoder is pretrained (ResNet-34
+        ImageNet for released, the open_clip image tower), else raw pixels (encoder=cnn, pretrained=none;
+        tasks/_frozen.py `FrozenPixels`, average-pooled to at most PIXELS_SIDE). Captions: the sentence
+        features of `text_encoder` (cnn, released; the first caption of an image), or the open_clip text
+        tower's. Pretrained features whose weights did not load are refused, never replaced."""
+        p, frozen = self.p, self.p["mode"] == "frozen"
+        pretrained = p["pretrained"] != "none"
+        if p["encoder"] in ("cnn", "released"):
+            text = FrozenInputs(data.train_b.shape[-1], p["text_encoder"])
+            if p["encoder"] == "cnn" or not pretrained:
+                if frozen:  # released, pretrained=none, mode=frozen: only random ResNet features are cached
+                    raise BenchError(
+                        "task vl: encoder=released pretrained=none mode=frozen caches random ResNet-34 "
+                        "features, which are no frozen encoder; use mode=finetune (raw pixels), or the "
+                        "method parameter features=towers"
+                    )
+                return FrozenPixels(features.image_size(p), PIXELS_SIDE), text
+            if frozen:
+                weights = data.eval["image_weights"]
+            else:
+                model, weights = resnet34(True)
+            if weights != "imagenet":
+                raise BenchError(
+                    "task vl: the frozen image features of encoder=released are ResNet-34's ImageNet "
+                    "features, and its ImageNet weights did not load; fetch them (`python -m bench data vl` "
+                    "online), or use pretrained=none (raw pixels) or the method parameter features=towers"
+                )
+            name = "ResNet-34 ImageNet"
+            if frozen:
+                return FrozenInputs(data.train_a.shape[-1], name), text
+            return FrozenTower(ResNetTower(model, True), name), text
+        tag = p["pretrained"] if pretrained else "random weights"
+        names = f"{p['encoder']} {tag} image", f"{p['encoder']} {tag} text"
+        if frozen:
+            dims = data.train_a.shape[-1], data.train_b.shape[-1]
+            return FrozenInputs(dims[0], names[0]), FrozenInputs(dims[1], names[1])
+        image, text = self.encoders(data)
+        if not pretrained:
+            return FrozenPixels(self._model[2], PIXELS_SIDE), FrozenTower(text, names[1])
+        return FrozenTower(image, names[0]), FrozenTower(text, names[1])
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached augmented views (frozen) or two fresh ones of the raw pixels (random resized

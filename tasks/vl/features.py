@@ -248,7 +248,7 @@ def frozen(p: dict[str, Any]) -> dict[str, Any]:
     """The cached frozen inputs of `p` (built on a miss; the released ResNet-34 is built first, its
     weights, ImageNet or random, being part of the key): `train_a` the memory-mapped shards of the train
     images' features (bench/shards.py `Rows`, float32 rows on `take`), the other features as float32,
-    `about` a dict."""
+    `about` a dict, and for encoder=released `image_weights` (imagenet or random)."""
     key = {"data": data_key(p), **{k: p[k] for k in ("encoder", "n_views", "view_seed")}, "views": "batch"}
     key |= {"layout": "shards", "shard": SHARD}
     if p["encoder"] == "released":
@@ -268,4 +268,6 @@ def frozen(p: dict[str, Any]) -> dict[str, Any]:
     found = dict(torch.load(folder / cache.TENSORS, mmap=True, weights_only=True))
     about = json.loads(found.pop("about"))
     out = {k: v.float() if v.is_floating_point() else v for k, v in found.items()}
+    if p["encoder"] == "released":
+        out["image_weights"] = weights  # imagenet or random: what the frozen image features are
     return {**out, "train_a": shards.Rows(folder, "train_a"), "about": about}
