@@ -170,21 +170,25 @@ TRAIN_SEED_END = (2**63 - 3) // 3 + 1  # the first train seed s with 3Â·s + 2 â‰
 
 
 def check_cells(specs: list[RunSpec], tasks: dict) -> None:
-    """Refuse the first cell that would train on nothing it was asked for (bench.engine.train.empty_cell),
-    for the tasks whose pool size is known without loading; cells with allow_empty=true are let through."""
+    """Refuse the first cell whose method refuses its split (`Method.check_pool`) or that would train on
+    nothing it was asked for (bench.engine.train.empty_cell; cells with allow_empty=true are let through),
+    for the tasks whose pool size is known without loading."""
     from bench.engine.split import make_split
     from bench.engine.train import empty_cell
 
     splits: dict = {}
     for spec in specs:
         hp, n = spec.task_params, tasks[spec.task].pool_size()
-        if n is None or hp["allow_empty"]:
+        if n is None:
             continue
         key = (n, spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
         if key not in splits:
             splits[key] = make_split(*key)
-        method = registry.methods().get(spec.method).cls
-        if why := empty_cell(splits[key], n, spec.pair_ratio, method, hp):
+        split = splits[key]
+        method = registry.methods().get(spec.method).create(spec.method_params)
+        if why := method.check_pool(len(split.paired), len(split.unpaired_a), len(split.unpaired_b)):
+            raise BenchError(f"{spec.label()}: {why}")
+        if not hp["allow_empty"] and (why := empty_cell(split, n, spec.pair_ratio, method, hp)):
             raise BenchError(f"{spec.label()}: {why}")
 
 

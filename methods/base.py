@@ -263,6 +263,12 @@ class Method:
     def logit_bias(self) -> float | None:
         return None
 
+    def check_pool(self, n_paired: int, n_unpaired_a: int, n_unpaired_b: int) -> str | None:
+        """Why this method refuses a train pool split into n_paired pairs and unpaired pools of these sizes
+        (one line: what is wrong and the fix), or None. Checked before anything is written when the task
+        knows its pool size (bench/grid.py), else at set-up, before the fit."""
+        return None
+
     def fit(self, data: FitData) -> Fitted | None:
         """The closed-form stage of a method that `fits`, before any step (deterministic: a resumed run
         fits again and gets the same); a `closed_form` method returns its Fitted embedding functions."""

@@ -188,7 +188,9 @@ class _KernelSum(torch.autograd.Function):
 
 def mmd_variances(kernels: str, d: Tensor) -> Tensor | tuple[float, ...]:
     """σ_k of a kernel family: `dsn19` (DSN list), `single` (σ = ½: exp(−‖x−y‖²)), `median`
-    (median off-diagonal squared distance of [x; y] × 2^k, k = −2..2, not differentiated)."""
+    (median off-diagonal squared distance of [x; y] × 2^k, k = −2..2, not differentiated), `sue` (SUE's
+    kernels exp(−‖·‖² / (s · 2^k)), k = −1, 0, 1, s the mean off-diagonal squared distance of [x; y], not
+    differentiated: σ_k = s · 2^k / 2)."""
     if kernels == "dsn19":
         return DSN19
     if kernels == "single":
@@ -198,7 +200,11 @@ def mmd_variances(kernels: str, d: Tensor) -> Tensor | tuple[float, ...]:
         off = d.detach()[~torch.eye(n, dtype=torch.bool, device=d.device)]
         med = off.median().clamp_min(SPREAD_FLOOR) if off.numel() else d.new_tensor(1.0)
         return med * torch.tensor([0.25, 0.5, 1.0, 2.0, 4.0], dtype=d.dtype, device=d.device)
-    raise ValueError(f"unknown MMD kernels {kernels!r}: dsn19, single or median")
+    if kernels == "sue":
+        n = len(d)
+        mean = d.detach().sum() / max(n * n - n, 1)
+        return mean * torch.tensor([0.25, 0.5, 1.0], dtype=d.dtype, device=d.device)
+    raise ValueError(f"unknown MMD kernels {kernels!r}: dsn19, single, median or sue")
 
 
 def mk_mmd(

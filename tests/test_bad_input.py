@@ -66,6 +66,15 @@ CASES = [
     ([*GRID, "--methods", "asif", "--method-param", "temperature=0.1"], "unknown parameter 'temperature'"),
     ([*GRID, "--methods", "sotalign", "--method-param", "dim=8"], "unknown parameter 'dim' for method sotal"),
     ([*GRID, "--methods", "gentle_clip_released", "--method-param", "w_sdd=0.3"], "fixes w_sdd=0.7"),
+    (
+        [*GRID, "--methods", "gw_match", "--pair-ratio", "0", "--task-param", "n_train=4100"]
+        + ["--method-param", "match_items=0"],
+        "4100 items, over its cap of 4000 (GW costs O(n³)); set --method-param match_items=N",
+    ),
+    ([*GRID, "--methods", "gw_match", "--method-param", "match_items=5000"], "match_items=5000 is outside"),
+    ([*GRID, "--methods", "gw_match", "--method-param", "alpha=2"], "alpha=2.0 is outside its valid range"),
+    ([*GRID, "--methods", "sue", "--method-param", "items=1"], "items=1 is outside its valid range [2,"),
+    ([*GRID, "--methods", "sue", "--method-param", "n_components=0"], "n_components=0 is outside"),
     ([*BARE, "vl", "--task-param", "captions_per_image=0"], "captions_per_image=0 is outside its valid"),
     (
         [*BARE, "vl", "--methods", "semiclip"],

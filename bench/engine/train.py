@@ -132,6 +132,8 @@ def setup(
     on every rank of a data-parallel run the same (bench/engine/distributed.py), rank 0 alone writing."""
     hp = spec.task_params
     split = make_split(len(data), spec.pair_ratio, spec.split_seed, hp["unpaired"], hp["val_fraction"])
+    if why := method.check_pool(len(split.paired), len(split.unpaired_a), len(split.unpaired_b)):
+        raise BenchError(f"{spec.label()}: {why}")
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
         raise BenchError(f"{spec.label()}: {why}")
     frozen = frozen_encoders(method, task, data)  # refused here, before split.json, when not servable
@@ -228,12 +230,12 @@ def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) 
 
 
 def fit(run: Run, out: RunOutput) -> None:
-    """The fit stage (fit.py) of a method that fits, when the split has pairs, or whose steps (if any) read
-    frozen features (methods.base.FEATURES): its FitData from the task's frozen features (or the towers as
-    built, `features=towers`), then `method.fit` (a method that fits, with pairs), and the pools' features
-    its steps will read (feat_a_u, feat_b_u, feat_a_p, feat_b_p), all timed as fit_s; a closed-form
-    method's fit becomes the model evaluated."""
-    fits = run.method.fits and run.shape.paired > 0
+    """The fit stage (fit.py) of a method that fits, when the split has pairs or the method needs none, or
+    whose steps (if any) read frozen features (methods.base.FEATURES): its FitData from the task's frozen
+    features (or the towers as built, `features=towers`), then `method.fit` (a method that fits), and the
+    pools' features its steps will read (feat_a_u, feat_b_u, feat_a_p, feat_b_p), all timed as fit_s; a
+    closed-form method's fit becomes the model evaluated."""
+    fits = run.method.fits and (run.shape.paired > 0 or not run.method.needs_pairs)
     if not fits and not (run.wanted & FEATURES and run.steps):
         return
     tic = time.perf_counter()
