@@ -5,7 +5,6 @@ be served (never other features in their place), and what a run records and `col
 import pytest
 import torch
 
-import tasks.vl as vl
 from bench import registry
 from bench.collect import collect
 from bench.errors import BenchError
@@ -41,15 +40,17 @@ def test_vl_released_without_weights_fits_on_pixels_pooled_to_32():
 
 
 def test_vl_released_refuses_imagenet_features_whose_weights_do_not_load(monkeypatch):
-    task = vl_task(encoder="released", image_size=32)
-    data = task.load()
+    import torchvision.models
 
-    def no_weights(pretrained):
-        return torch.nn.Identity(), "random"  # what resnet34 answers when ImageNet weights do not load
+    def offline(weights=None):
+        if weights is not None:
+            raise OSError("no route to download.pytorch.org")
+        return torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [3, 4, 6, 3])
 
-    monkeypatch.setattr(vl, "resnet34", no_weights)
-    with pytest.raises(BenchError, match="pretrained=none") as err:
-        task.frozen_features(data)
+    monkeypatch.setattr(torchvision.models, "resnet34", offline)
+    task = vl_task(encoder="released", mode="finetune", image_size=32)
+    with pytest.raises(BenchError, match="pretrained=none") as err:  # at load, or at the features
+        task.frozen_features(task.load())
     assert "\n" not in str(err.value) and "ImageNet" in str(err.value)
 
 

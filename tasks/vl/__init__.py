@@ -257,7 +257,7 @@ class VisionLanguage(Task):
         ImageNet for released, the open_clip image tower), else raw pixels (encoder=cnn, pretrained=none;
         tasks/_frozen.py `FrozenPixels`, average-pooled to at most PIXELS_SIDE). Captions: the sentence
         features of `text_encoder` (cnn, released; the first caption of an image), or the open_clip text
-        tower's. Pretrained features whose weights did not load are refused, never replaced."""
+        tower's. Pretrained features whose weights do not load are refused, never replaced."""
         p, frozen = self.p, self.p["mode"] == "frozen"
         pretrained = p["pretrained"] != "none"
         if p["encoder"] in ("cnn", "released"):
@@ -270,20 +270,10 @@ class VisionLanguage(Task):
                         "method parameter features=towers"
                     )
                 return FrozenPixels(features.image_size(p), PIXELS_SIDE), text
-            if frozen:
-                weights = data.eval["image_weights"]
-            else:
-                model, weights = resnet34(True)
-            if weights != "imagenet":
-                raise BenchError(
-                    "task vl: the frozen image features of encoder=released are ResNet-34's ImageNet "
-                    "features, and its ImageNet weights did not load; fetch them (`python -m bench data vl` "
-                    "online), or use pretrained=none (raw pixels) or the method parameter features=towers"
-                )
-            name = "ResNet-34 ImageNet"
+            name = "ResNet-34 ImageNet"  # weights that do not load are refused by resnet34 (towers.py)
             if frozen:
                 return FrozenInputs(data.train_a.shape[-1], name), text
-            return FrozenTower(ResNetTower(model, True), name), text
+            return FrozenTower(ResNetTower(resnet34(True)[0], True), name), text
         tag = p["pretrained"] if pretrained else "random weights"
         names = f"{p['encoder']} {tag} image", f"{p['encoder']} {tag} text"
         if frozen:
