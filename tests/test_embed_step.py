@@ -66,8 +66,10 @@ def test_single_pass_matches_separate_passes(setup, name):
     apart, grads_apart = loss_and_grads(model, method, data, inputs, False, features)
     torch.testing.assert_close(one, apart, rtol=1e-5, atol=1e-6)
     assert grads_one.keys() == grads_apart.keys() and grads_one
-    for key, grad in grads_one.items():
-        torch.testing.assert_close(grad, grads_apart[key], rtol=1e-4, atol=1e-6, msg=key)
+    for key, grad in grads_one.items():  # float32 rounding is relative to the gradient's scale (~1e3 for
+        # the released objective), so an element near zero is compared at that scale, not at its own
+        atol = 1e-6 * max(1.0, float(grads_apart[key].abs().max()))
+        torch.testing.assert_close(grad, grads_apart[key], rtol=1e-4, atol=atol, msg=key)
 
 
 def test_original_layout_view_one_is_the_rows(setup):
