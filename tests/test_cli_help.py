@@ -100,8 +100,8 @@ def test_the_run_summary_shows_percent_as_the_table_does(tmp_path, capsys):
     base = ["run", "--methods", "clip", "--tasks", "synthetic", "--seeds", "0,1", "--jobs", "1"]
     assert main([*base, "--results", str(results), *fast_args(steps="20")]) == 0
     summary = capsys.readouterr().out
-    assert "primary metric in %" in summary and "synthetic a2b_r1 (%) r=0.1" in summary
-    cell = re.search(r"clip\s+(\d+\.\d ± \d+\.\d) \(2\)", summary)
+    assert "primary metric in %" in summary and "Synthetic a2b_r1 (%) r=0.1" in summary  # the labels
+    cell = re.search(r"CLIP\s+(\d+\.\d ± \d+\.\d) \(2\)", summary)
     assert cell, summary
     assert main(["table", "--results", str(results)]) == 0
     table = capsys.readouterr().out

@@ -89,9 +89,14 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
         print(f"no preset for {what}: its tuning completed no trial; its tuned cells were not run")
     out = write_report(study, now_plan.cells, results, summary(study, now_plan, configs, results))
     where = report_dir(results, study)
-    print(
-        f"report → {where / 'report.md'}, tables.tex, report.html" if out else f"report up to date: {where}"
-    )
+    if out:
+        print(f"report → {where / 'report.md'}, tables.tex, report.html")
+    else:
+        print(
+            f"report up to date: {where}"
+            if (where / "report.md").is_file()
+            else "report: none yet (no cell ran)"
+        )
     return code or (1 if now_plan.waiting else 0)
 
 
