@@ -53,13 +53,15 @@ def display_names(path: str | None) -> dict[str, str] | None:
 
 
 def published(args: argparse.Namespace):
-    """The checked published rows of --published (the repository's file for its default), or None."""
+    """The checked published rows of --published (the repository's file for its default: none where a
+    copy of the code lacks it), or None."""
     from bench.report import published as rows
 
     if args.published == "none":
         return None
-    default = args.published == "results/reference/published.csv"
-    return rows.load(rows.DEFAULT if default else Path(args.published))
+    if args.published == "results/reference/published.csv":
+        return rows.load(rows.DEFAULT) if rows.DEFAULT.is_file() else None
+    return rows.load(Path(args.published))
 
 
 def cmd_table(args: argparse.Namespace) -> int:
