@@ -16,10 +16,7 @@ from methods.base import ClosedForm, FitData
 from methods.cca import CCA_PARAMS, CcaFit, fit_cca
 
 MATCH_CAP = 4000  # the most items per modality a plan is computed on: O(n³) time, O(n²) memory per solve
-SEEDS = {
-    "a": 0,
-    "b": 1,
-}  # the fixed seeds of each side's subsample and order (a closed form has no train seed)
+SIDE_SEEDS = {"a": 0, "b": 1}  # each side's subsample and order (a closed form has no train seed)
 
 
 def standardised_distances(x: Tensor) -> Tensor:
@@ -146,7 +143,7 @@ class GwMatch(ClosedForm):
         i ↔ π(i) by `match`, then the cca fit of [pairs; matches] (methods/cca.py `fit_cca`)."""
         p = self.p
         k = p["match_items"] or MATCH_CAP
-        ia, ib = subsample(len(data.a_u), k, SEEDS["a"]), subsample(len(data.b_u), k, SEEDS["b"])
+        ia, ib = subsample(len(data.a_u), k, SIDE_SEEDS["a"]), subsample(len(data.b_u), k, SIDE_SEEDS["b"])
         ua, ub = data.a_u[ia], data.b_u[ib]
         xa, xb = data.a_p, data.b_p
         if len(ua) and len(ub):
