@@ -204,6 +204,7 @@ class VisionLanguage(Task):
 
     def load(self) -> TaskData:
         p = self.p
+        kw: dict[str, Any] = {}  # keywords=classes: finetune mode only (check)
         if p["mode"] == "frozen":
             x = features.frozen(p)
             if self._own_space():
@@ -219,7 +220,8 @@ class VisionLanguage(Task):
                 _, tokenize, size, _, _ = self._model
                 x = features.finetune(p, raw, tokenize, size)
             x["about"] = raw.about
-            kw = class_keywords(raw, x) if p["keywords"] == "classes" else {}
+            if p["keywords"] == "classes":
+                kw = class_keywords(raw, x)
         about = x.pop("about")
         about = {**about, "protocols": protocols(x, about, list(templates.TEMPLATES))}
         ids = x["train_text_ids"] if p["same_text_positives"] else None  # (N, m): one caption drawn per step
