@@ -193,7 +193,8 @@ def test_collect_has_each_metrics_protocol_and_the_table_says_it(sweep, capsys):
     assert json.loads(table.loc[0, "protocol_align_cknna"])["protocol"] == "alignment"
     assert "protocol_a2b_r1" not in metric_columns(table)
     assert main(["table", "--results", str(sweep)]) == 0
-    assert "Synthetic, A→B R@1: paired_rows: set=test, split=test" in capsys.readouterr().out
+    protocol = "paired\\_rows: direction=a2b, gallery=100, positives=row i of the other side, queries=100"
+    assert f"Synthetic, A→B R@1: {protocol}, set=test, split=test." in capsys.readouterr().out
 
 
 def test_a_bad_published_file_or_a_metric_the_task_lacks_is_one_line(sweep, tmp_path, capsys):

@@ -16,6 +16,7 @@ from tasks.protein import Protein, features, sources, synthetic
 
 SMALL = {"source": "synthetic:600", "n_train": 400, "n_test": 100, "split": "random", "n_crops": 3}
 METRICS = {"a2b_r1", "a2b_r5", "a2b_r10", "b2a_r1", "b2a_r5", "b2a_r10", "zs_top1", "zs_top5", "zs_mpcr"}
+METRICS |= {"a2b_map", "b2a_map", "align_mknn", "align_cka", "align_cknna"}  # MAP and alignment (issue 23)
 
 
 @pytest.fixture(autouse=True)
