@@ -1,5 +1,13 @@
 """The worker's side of the pool (bench/pool.py): `python -m bench worker`, one process that runs the cells
 it is sent, one at a time, each in its folder (bench/execute.py), its output in the cell's worker.txt.
+
+SIGTERM or SIGINT (the sweep stopping it, Ctrl-C, or the parent-death signal when the sweep is killed)
+raises WorkerStopped in the main thread: execute records the cell failed with it, and the worker exits.
+A watchdog thread, woken by the signal itself (`signal.set_wakeup_fd`, so even while the main thread is
+inside a long C call), makes sure of it: should the worker still live STOPPED_GRACE_S later, it writes
+every thread's stack to the cell's worker.txt, records the cell failed and ends the process. Without it a
+worker whose sweep was killed outright, and whose main thread did not end, would run on with nobody to
+stop it.
 """
 
 from __future__ import annotations
@@ -10,12 +18,20 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.execute import execute
+from bench import states
+from bench.execute import execute, now
 from bench.store import RunFolder
+
+STOPPED_GRACE_S = 5.0  # a stopped worker's time to record its cell and exit before its watchdog does it
+# (shorter than the sweep's own grace, bench/pool.py STOP_GRACE_S, after which the sweep kills it)
+
+_running: RunFolder | None = None  # the cell this worker runs now, for the watchdog
 
 
 class WorkerStopped(BaseException):
@@ -25,9 +41,11 @@ class WorkerStopped(BaseException):
 
 def serve(threads: int = 0, parent: int | None = None) -> int:
     """The worker loop of `python -m bench worker`: run the cell of each request line until end of input."""
+    global _running
     _die_with_parent(parent)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_stopped)
+    _start_watchdog()
     import torch
 
     if threads:
@@ -46,6 +64,7 @@ def serve(threads: int = 0, parent: int | None = None) -> int:
                 continue
             request = json.loads(line)
             folder = RunFolder(Path(request["folder"]))
+            _running = folder
             with _output_to(folder.file("worker.txt")):
                 replies.write(json.dumps({"started": request["folder"]}) + "\n")
                 try:
@@ -53,6 +72,7 @@ def serve(threads: int = 0, parent: int | None = None) -> int:
                 except Exception as err:
                     traceback.print_exc()
                     answer = {"state": "error", "error": f"{type(err).__name__}: {err}"}
+            _running = None
             replies.write(json.dumps({"folder": request["folder"], **answer}) + "\n")
     except WorkerStopped:
         return 128 + signal.SIGTERM
@@ -65,6 +85,48 @@ def _raise_stopped(signum, frame) -> None:
     raise WorkerStopped(
         f"the worker was stopped by {signal_name(signum)} (its sweep ended or was interrupted)"
     )
+
+
+def _start_watchdog() -> None:
+    """Point Python's signal wake-up at a pipe and start the thread that waits on it (`_watch`)."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    threading.Thread(target=_watch, args=(read,), name="stop-watchdog", daemon=True).start()
+
+
+def _watch(wakeups: int) -> None:
+    """Wait for SIGTERM or SIGINT, then for STOPPED_GRACE_S; a worker still alive then is ended by
+    `end_stopped_worker`."""
+    while True:
+        woken = os.read(wakeups, 64)
+        stops = [n for n in woken if n in (signal.SIGTERM, signal.SIGINT)]
+        if stops:
+            break
+    time.sleep(STOPPED_GRACE_S)
+    end_stopped_worker(_running, signal_name(stops[0]), STOPPED_GRACE_S)
+
+
+def end_stopped_worker(folder: RunFolder | None, signame: str, grace: float, exit=os._exit) -> None:
+    """The watchdog's end of a stopped worker that did not end on its own: every thread's stack to fd 2
+    (the running cell's worker.txt), the cell recorded failed where its status still says this process
+    runs it, then `exit(128 + SIGTERM)`."""
+    try:
+        if folder is not None:
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            status = folder.status()
+            if status.get("state") == states.RUNNING and status.get("pid") == os.getpid():
+                error = (
+                    f"WorkerStopped: the worker was stopped by {signame} and did not end within {grace:g} s;"
+                    " its watchdog recorded the cell failed (the stacks are in worker.txt)"
+                )
+                folder.write_status(**{**status, "state": states.FAILED, "error": error, "failed_at": now()})
+                folder.log(f"== {now()} failed: {error}")
+    except Exception as err:  # nothing can be recorded: the worker ends all the same
+        print(f"the stopped worker's watchdog could not record its cell: {err}", file=sys.stderr)
+    finally:
+        sys.stderr.flush()
+        exit(128 + signal.SIGTERM)
 
 
 def _die_with_parent(parent: int | None) -> None:
