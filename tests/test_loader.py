@@ -6,6 +6,7 @@ encoded images: worker processes make the same StepInputs as the main process, a
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.inputs import StepInputs
 from bench.engine.loader import StepLoader, default_workers, make_inputs, needed, view_generator
 from bench.engine.split import make_split
+from tasks.protein.towers import ProteinPool
 from tasks.rs.images import ImagePool
 
 STEPS = 12
@@ -209,6 +211,9 @@ def test_default_workers_decode_only_what_needs_decoding(pools):
     _, rs = pools["rs"]
     assert default_workers(synthetic) == 0
     assert isinstance(rs.train_a, ImagePool) and 1 <= default_workers(rs) <= 4
+    proteins = ProteinPool(torch.zeros(4, 3, 5, dtype=torch.float16), torch.zeros(5), torch.ones(5))
+    assert default_workers(replace(synthetic, train_a=proteins)) == 0  # it only indexes memory
+    assert default_workers(replace(rs, train_b=synthetic.train_b)) >= 1  # one side decodes: workers
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs CUDA")

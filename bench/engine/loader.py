@@ -233,9 +233,16 @@ class StepLoader:
         self.close()
 
 
+def decodes(pool: Any) -> bool:
+    """Whether taking rows of a pool is work worth a worker process: not for a Tensor, nor for a pool that
+    says `decodes = False` (its `take` only indexes and scales memory: a worker would only add the
+    copying of its rows between processes); a pool that says nothing is taken to decode."""
+    return not isinstance(pool, Tensor) and bool(getattr(pool, "decodes", True))
+
+
 def default_workers(data: TaskData) -> int:
-    """Worker processes by default: 0 when both train pools are Tensors (nothing to decode), else
+    """Worker processes by default: 0 when neither train pool decodes (`decodes`), else
     min(4, max(1, cpu_count - 1))."""
-    if isinstance(data.train_a, Tensor) and isinstance(data.train_b, Tensor):
+    if not (decodes(data.train_a) or decodes(data.train_b)):
         return 0
     return min(4, max(1, (os.cpu_count() or 1) - 1))

@@ -16,6 +16,8 @@ from torch import Tensor, nn
 class ProteinPool:
     """Proteins as (n, 1 + K, F) float16 features; `take(idx)` gives standardised float32 rows."""
 
+    decodes = False  # take() indexes memory: the steps are made in-process (bench/engine/loader.py)
+
     def __init__(self, features: Tensor, mean: Tensor, std: Tensor):
         self.features, self.mean, self.std = features, mean, std
 
