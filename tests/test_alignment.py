@@ -77,12 +77,20 @@ def test_each_metric_equals_the_transcription_of_platonic_rep(seed):
     assert alignment.mutual_knn(a, b, k) == pytest.approx(reference_mutual_knn(a, b, k), abs=1e-12)
     assert alignment.cka(a, b) == pytest.approx(reference_cka(a, b), rel=1e-9)
     assert alignment.cknna(a, b, k) == pytest.approx(reference_cknna(a, b, k), rel=1e-9)
+    together = alignment.alignment(a, b)  # each metric from the Gram matrices and masks it shares
+    assert together["align_mknn"] == pytest.approx(reference_mutual_knn(a, b, k), abs=1e-12)
+    assert together["align_cka"] == pytest.approx(reference_cka(a, b), rel=1e-9)
+    assert together["align_cknna"] == pytest.approx(reference_cknna(a, b, k), rel=1e-9)
     K, L = a @ a.T, b @ b.T
-    assert float(alignment.hsic_biased(K, L)) == pytest.approx(float(reference_hsic_biased(K, L)), rel=1e-9)
-    masked = alignment.neighbour_mask(K, k) * K  # asymmetric, as inside CKNNA
-    assert float(alignment.hsic_unbiased(masked, L)) == pytest.approx(
-        float(reference_hsic_unbiased(masked, L)), rel=1e-9
-    )
+    n = K.shape[0]
+    keys_k, keys_l = alignment.neighbour_keys(K, k), alignment.neighbour_keys(L, k)
+    assert torch.equal(keys_k.div(n, rounding_mode="floor"), torch.arange(n).repeat_interleave(k))
+    mask_k, mask_l = torch.zeros(n * n, dtype=K.dtype), torch.zeros(n * n, dtype=K.dtype)
+    mask_k[keys_k], mask_l[keys_l] = 1.0, 1.0
+    masked_k, masked_l = mask_k.view(n, n) * K, mask_l.view(n, n) * L  # asymmetric, as inside CKNNA
+    flat_k, flat_l = K.flatten(), L.flatten()
+    sparse = alignment.sparse_hsic_unbiased(n, keys_k, flat_k[keys_k], keys_l, flat_l[keys_l])
+    assert float(sparse) == pytest.approx(float(reference_hsic_unbiased(masked_k, masked_l)), rel=1e-9)
 
 
 def test_identical_spaces_score_one_and_unrelated_ones_near_zero():
