@@ -14,6 +14,7 @@ from bench.execute import execute
 from bench.grid import Grid, expand
 from bench.spec import RunSpec
 from bench.store import Store
+from tasks.vl import sources
 from tasks.vl.released import RELEASED
 
 
@@ -75,8 +76,13 @@ def test_the_first_train_images_in_the_files_order(coco):
 
 
 def test_a_short_cell_runs_with_the_preset(coco, tmp_path):
+    """The preset's recipe on a 5-image fixture: n_train=0 (every image) given explicitly, since the
+    preset's 15,040 train images are refused on a split that has fewer."""
     short = {"steps": 2, "image_size": 32, "batch_size": 8, "pretrained": "none", "checkpoint_every": 0}
     p = _resolve(preset="released", source=coco, **short)
+    with pytest.raises(BenchError, match=r"n_train=15,040 but its train split has 5 images; set "):
+        sources.load(p)
+    p = _resolve(preset="released", source=coco, n_train=0, **short)
     spec = RunSpec("gentle_clip", "vl", 0.5, 0, 0, registry.methods().get("gentle_clip").resolve({}), p)
     folder = Store(tmp_path / "results").create(spec, spec.run_id())
     assert execute(folder) == "done", folder.status().get("error")

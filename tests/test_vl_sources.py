@@ -105,6 +105,23 @@ def test_seeded_subsets_and_caption_count(files):
     assert all(len(c) == 2 for c in short.train.captions)
 
 
+def test_more_items_than_a_split_holds_are_refused_and_exactly_all_are_kept(files):
+    """Never a silent run on fewer items than the spec says: n_train or n_test above the split is one
+    line naming the parameter, the split's size and the fix; exactly the split's size keeps all."""
+    p = {"source": f"local:{files / 'coco'}", "dataset": "coco"}
+    for key, split, n in (("n_train", "train", 5), ("n_test", "test", 3)):
+        with pytest.raises(BenchError) as excinfo:
+            sources.load({**p, "n_train": 0, "n_test": 0, key: n + 1})
+        assert one_line(excinfo) == (
+            f"task vl: source={p['source']}: {key}={n + 1} but its {split} split has {n} images; "
+            f"set --task-param {key}=0 (every image) or at most {n}"
+        )
+    data = sources.load({**p, "n_train": 5, "n_test": 3})
+    assert uids(data.train) == [0, 1, 2, 3, 4] and uids(data.test) == [7, 8, 9]
+    generated = sources.load({"source": "synthetic:40", "n_train": 30, "n_test": 5})
+    assert (len(generated.train.captions), len(generated.test.captions)) == (40, 10)  # the source's size
+
+
 def test_missing_json_and_images_are_one_line(files, tmp_path):
     with pytest.raises(BenchError) as excinfo:
         sources.load({"source": f"local:{tmp_path}", "dataset": "coco"})

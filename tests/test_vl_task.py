@@ -243,7 +243,7 @@ def test_bad_combinations_are_refused_in_one_line(params, message):
 @pytest.mark.parametrize(
     "source, n_train, size",
     [
-        ("synthetic:40", 30, 30),
+        ("synthetic:40", 30, 40),  # the source's size replaces n_train
         ("synthetic:40", 0, 40),
         ("debian:fashion-mnist", 10_000, 10_000),
         ("debian:fashion-mnist:300", 10_000, 300),

@@ -66,8 +66,16 @@ class VisionLanguage(Task):
             sources.DATASET, "local: and hf: sources: the Karpathy split's dataset", choices=DATASETS
         ),
         "image_root": Param("", "local: and hf: sources: the folder of the images, if not beside the JSON"),
-        "n_train": Param(sources.N_TRAIN, "train images, a seeded subset (0: all)", valid="[0, inf)"),
-        "n_test": Param(sources.N_TEST, "test images, a seeded subset (0: all)", valid="[0, inf)"),
+        "n_train": Param(
+            sources.N_TRAIN,
+            "train images, a seeded subset (0: all; more than the split has: refused)",
+            valid="[0, inf)",
+        ),
+        "n_test": Param(
+            sources.N_TEST,
+            "test images, a seeded subset (0: all; more than the split has: refused)",
+            valid="[0, inf)",
+        ),
         "subset": Param(
             "random",
             "which n_train train images: a seeded random draw, or the first ones in the source's order",
@@ -188,13 +196,11 @@ class VisionLanguage(Task):
         """Known without reading for synthetic and Fashion-MNIST sources: the subset's size."""
         source, want = self.p["source"], self.p["n_train"]
         if source.startswith("synthetic"):
-            total = synthetic.size(source)
-        elif source.startswith(sources.FASHION):
-            total = FASHION_TRAIN
-            want = int(source.rsplit(":", 1)[1]) if source != sources.FASHION else want
-        else:
+            return synthetic.size(source)  # all of it: the source's size replaces n_train
+        if not source.startswith(sources.FASHION):
             return None
-        return min(want, total) if want > 0 else total
+        want = int(source.rsplit(":", 1)[1]) if source != sources.FASHION else want
+        return min(want, FASHION_TRAIN) if want > 0 else FASHION_TRAIN
 
     def prepare(self) -> dict[str, Any]:
         """Read the data (and build the caches); the counts for `python -m bench data vl`."""

@@ -7,9 +7,11 @@ Sources (the `source` parameter):
   `DIR/dataset_<dataset>.json` and its images (karpathy.py; `image_root` points elsewhere).
 - `hf:<owner>/<name>` or `hf:/folder`: a hub copy (nlphuji/flickr30k, its parquet export,
   yerevann/coco-karpathy with `image_root`) read by layouts.py.
-- `synthetic[:N]`: generated class patterns (synthetic.py), for smoke and contract tests.
+- `synthetic[:N]`: generated class patterns (synthetic.py), for smoke and contract tests: N train images
+  and max(10, N / 4) test images, all of them (the source's size replaces `n_train` and `n_test`).
 Each split is then cut to `n_train` / `n_test` items (0: all) by a seeded draw (`data_seed`; the train
-split's first items with `subset=first`), and each image keeps `captions_per_image` captions: its first
+split's first items with `subset=first`); more than a split holds is refused in one line (never a silent
+run on fewer items than the spec says), and each image keeps `captions_per_image` captions: its first
 ones, or as many distinct template sentences.
 """
 
@@ -91,10 +93,17 @@ def _image_root(p: dict) -> Path | None:
     return Path(root).expanduser().resolve() if root else None
 
 
-def _pick(n: int, want: int, seed: int, split: str, first: bool = False) -> list[int] | None:
+def _pick(n: int, want: int, seed: int, split: str, where: str, first: bool = False) -> list[int] | None:
     """Sorted indices of a seeded draw of `want` of `n` items (`first`: the first `want`); None to keep
-    all."""
-    if want <= 0 or want >= n:
+    all (want 0, or n). More than the split holds is refused: a run never silently trains or scores on
+    fewer items than its spec says."""
+    if want > n:
+        key = "n_train" if split == "train" else "n_test"
+        raise BenchError(
+            f"task vl: {where}: {key}={want:,} but its {split} split has {n:,} images; "
+            f"set --task-param {key}=0 (every image) or at most {n:,}"
+        )
+    if want <= 0 or want == n:
         return None
     if first:
         return list(range(want))
@@ -111,7 +120,7 @@ def _class_split(images: np.ndarray, labels: np.ndarray, want: int, p: dict, spl
     """A class-labelled split, cut to `want` images, with template captions."""
     k, seed = p.get("captions_per_image", CAPTIONS_PER_IMAGE), p.get("data_seed", 0)
     caps = templates.captions(labels.tolist(), list(fashion.CLASSES), k, seed, split)
-    idx = _pick(len(labels), want, seed, split, _first(p, split))
+    idx = _pick(len(labels), want, seed, split, f"source={p.get('source', FASHION)}", _first(p, split))
     if idx is not None:
         images, labels, caps = images[idx], labels[idx], [caps[i] for i in idx]
     return VLSplit(torch.from_numpy(np.array(images)), caps, labels.tolist())
@@ -120,7 +129,7 @@ def _class_split(images: np.ndarray, labels: np.ndarray, want: int, p: dict, spl
 def _caption_split(images, captions: list[list[str]], want: int, p: dict, split: str, where: str) -> VLSplit:
     """A caption split, cut to `want` images, each with its first `captions_per_image` captions."""
     k = p.get("captions_per_image", CAPTIONS_PER_IMAGE)
-    idx = _pick(len(captions), want, p.get("data_seed", 0), split, _first(p, split))
+    idx = _pick(len(captions), want, p.get("data_seed", 0), split, where, _first(p, split))
     if idx is not None:
         images, captions = lazy.take(images, idx), [captions[i] for i in idx]
     short = next((i for i, c in enumerate(captions) if len(c) < k), None)
@@ -162,6 +171,8 @@ def load(p: dict) -> VLData:
     want = {"train": p.get("n_train", N_TRAIN), "test": p.get("n_test", N_TEST)}
     if source.startswith(FASHION + ":"):
         want["train"] = int(source.rsplit(":", 1)[1])
+    if source.startswith("synthetic"):
+        want = {"train": 0, "test": 0}  # the source's own size
     where = f"source={source}"
     if source.startswith(("debian", "synthetic")):
         found = _class_data(source)
