@@ -141,7 +141,7 @@ def has_range(method: str) -> bool:
     return any(tunable(p) for k, p in entry.params.items() if k not in entry.fixed)
 
 
-def test_the_paper_study_as_the_issue_asks(tmp_path):
+def test_the_paper_study_as_the_issue_asks(tmp_path, capsys):
     study = load_study(ROOT / "studies" / "paper.yaml")
     every = registry.methods().names()
     assert [m.name for m in study.methods] == every and [t.name for t in study.tasks] == [
@@ -176,6 +176,13 @@ def test_the_paper_study_as_the_issue_asks(tmp_path):
     assert len(p.cells) == 6 * (len(applies["synthetic"]) * 5 + len(applies["protein"]) * 3)
     assert {c.setting for c in p.cells} == {DEFAULTS}
     assert len(p.waiting) == len(configs)
+    assert p.left_out == [  # named, with why, in `study status` and the report
+        f"semiclip on {t} (needs keywords (a vocabulary of concepts in the B texts): task {t} has none)"
+        for t in ("synthetic", "protein")
+    ]
+    assert main(["study", "status", str(ROOT / "studies" / "paper.yaml"), "--results", str(tmp_path)]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("left out")]
+    assert shown == [f"left out, as it does not apply: {w}" for w in p.left_out]
     assert not list(tmp_path.iterdir()), "planning wrote something"
 
 

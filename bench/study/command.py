@@ -146,6 +146,7 @@ def summary(study: Study, p: Plan, configs: list, results: Path) -> list[tuple[s
         f"pair ratios: {', '.join(f'{r:g}' for r in study.ratios)}",
     ]
     lines += [f"waiting for tuning: {w}" for w in p.waiting]
+    lines += [f"left out, as it does not apply: {w}" for w in p.left_out]
     out = [("Study", lines)]
     if study.tuning:
         t = study.tuning
@@ -209,6 +210,8 @@ def status(study: Study, results: Path) -> int:
     print(f"{len(p.cells)} cells: {counted}")
     for what in p.waiting:
         print(f"waiting for tuning: the tuned cells of {what}")
+    for what in p.left_out:
+        print(f"left out, as it does not apply: {what}")
     page = report_dir(results, study) / "report.md"
     print(f"report: {page}" if page.is_file() else "report: not written yet")
     return 0

@@ -35,6 +35,7 @@ class StudyCell:
 class Plan:
     cells: list[StudyCell]
     waiting: list[str]  # "method on task": tuned cells that need their preset (tuning not finished)
+    left_out: list[str]  # "method on task (why)": methods that do not apply to a task (`applies`)
 
 
 def tuned_names(study: Study, method: MethodSetting, task: TaskSetting) -> list[str]:
@@ -54,8 +55,13 @@ def tuned_names(study: Study, method: MethodSetting, task: TaskSetting) -> list[
 def applies(method: MethodSetting, task: TaskSetting) -> bool:
     """Whether the study runs `method` on `task`: a method that does not apply to a task (bench.grid
     `inapplicable`, e.g. semiclip on a task without concepts) is left out of that task."""
+    return why_not(method, task) is None
+
+
+def why_not(method: MethodSetting, task: TaskSetting) -> str | None:
+    """Why `method` does not apply to `task` (bench.grid `inapplicable`), or None."""
     entry, task_entry = registry.methods().get(method.name), registry.tasks().get(task.name)
-    return inapplicable(entry, task_entry.create(task_entry.resolve(dict(task.params)))) is None
+    return inapplicable(entry, task_entry.create(task_entry.resolve(dict(task.params))))
 
 
 def tune_name(study: Study, method: str, task: str) -> str:
@@ -110,11 +116,15 @@ def settings(study: Study, method: MethodSetting, task: TaskSetting) -> list[tup
 
 
 def plan(study: Study, results: Path) -> Plan:
-    """Every cell of the study whose preset exists; and which tuned cells wait for their tuning."""
+    """Every cell of the study whose preset exists; which tuned cells wait for their tuning; and which
+    methods it leaves out of a task they do not apply to."""
     cells: dict[str, StudyCell] = {}
-    waiting = []
+    waiting, left_out = [], []
     for task in study.tasks:
-        for method in (m for m in study.methods if applies(m, task)):
+        for method in study.methods:
+            if why := why_not(method, task):
+                left_out.append(f"{method.name} on {task.name} ({why.removeprefix(method.name + ' ')})")
+                continue
             for setting, preset in settings(study, method, task):
                 if preset is not None and not preset_path(results, preset).is_file():
                     waiting.append(f"{method.name} on {task.name} ({preset})")
@@ -122,7 +132,7 @@ def plan(study: Study, results: Path) -> Plan:
                 for spec in in_file(study, partial(specs, study, method, task, preset, results)):
                     if spec.run_id() not in cells or setting == DEFAULTS:  # a cell of both is `defaults`
                         cells[spec.run_id()] = StudyCell(spec, setting)
-    return Plan(list(cells.values()), waiting)
+    return Plan(list(cells.values()), waiting, left_out)
 
 
 def specs(study: Study, method: MethodSetting, task: TaskSetting, preset: str | None, results: Path) -> list:
