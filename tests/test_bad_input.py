@@ -525,7 +525,26 @@ def test_released_vl_without_imagenet_weights_is_refused(tmp_path, capsys, monke
     coco = vl_files.karpathy(tmp_path / "coco", "coco")
     results = tmp_path / "results"
     argv = [*BARE, "vl", "--task-param", "preset=released", "--task-param", f"source=local:{coco}"]
+    argv += ["--task-param", "n_train=0"]  # the fixture's 5 train images: the preset's 15,040 are refused
     assert main(fill([*argv, "--task-param", "image_size=32", "--jobs", "1"], results, tmp_path)) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "encoder=released needs ResNet-34's ImageNet weights" in err
     assert "set pretrained=none" in err and not results.exists()
+
+
+def test_more_train_images_than_the_source_has_are_refused(tmp_path, capsys):
+    """n_train above a local source's train split (here the released preset's 15,040 on 5 images) is one
+    line naming the parameter, the split's size and the fix, exit 2, nothing written."""
+    import vl_files
+
+    coco = vl_files.karpathy(tmp_path / "coco", "coco")
+    results = tmp_path / "results"
+    argv = [*BARE, "vl", "--task-param", "preset=released", "--task-param", f"source=local:{coco}"]
+    argv += ["--task-param", "pretrained=none"]
+    assert main(fill([*argv, "--task-param", "image_size=32", "--jobs", "1"], results, tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: task vl: source=local:{coco}: n_train=15,040 but its train split has 5 images; "
+        "set --task-param n_train=0 (every image) or at most 5"
+    )
+    assert not results.exists()
