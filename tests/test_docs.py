@@ -266,22 +266,43 @@ def test_a_link_in_a_docs_page_resolves_from_the_page_s_folder(tmp_path):
     assert [(p.where, p.reference) for p in problems] == [("docs/results.md:3", "results/cost.png")]
 
 
-CODE_MAP = re.compile(r"^## The code\n+```\n(.*?)\n```", re.S | re.M)
+README_MAP = ("README.md", "The code")  # the front page's map, at folder level
+MODULE_MAP = ("docs/code.md", "The module map")  # every module
 
 
-def code_map(readme: str) -> tuple[set[str], set[str]]:
-    """The file names (`x.py`) and folder names (`x/`) that the README's code map ("## The code") names."""
-    block = CODE_MAP.search(readme)
-    assert block, "README.md has no code map (a fenced block right under '## The code')"
-    text = block.group(1)
+def code_map(root: Path, where: tuple[str, str]) -> tuple[set[str], set[str]]:
+    """The file names (`x.py`) and folder names (`x/`) that a code map names: the fenced block right under
+    the heading `## HEADING` of the Markdown file root/FILE, where = (FILE, HEADING)."""
+    name, heading = where
+    found = re.search(
+        rf"^## {re.escape(heading)}\n+```\n(.*?)\n```", (root / name).read_text("utf-8"), re.S | re.M
+    )
+    assert found, f"{name} has no code map (a fenced block right under '## {heading}')"
+    text = found.group(1)
     return set(re.findall(r"\b([\w]+\.py)\b", text)), set(re.findall(r"(?<![\w./])(\w+)/", text))
 
 
+def packages(root: Path) -> list[Path]:
+    """The packages (folders with an __init__.py) right under bench/, methods/ and tasks/."""
+    return sorted(
+        p
+        for d in ("bench", "methods", "tasks")
+        for p in (root / d).iterdir()
+        if (p / "__init__.py").is_file()
+    )
+
+
+def gone(root: Path, files: set[str]) -> list[str]:
+    """The file names a code map names that are no file of the project."""
+    existing = {p.name for d in (*CODE_DIRS, "tests") for p in (root / d).rglob("*.py")}
+    return [f"the code map names {name}, which is no file" for name in sorted(files - existing)]
+
+
 def unmapped(root: Path, entry_modules: set[str]) -> list[str]:
-    """What the code map of root/README.md leaves out or names wrongly: each module and folder of bench/
-    and bench/engine/, and each module of methods/ and tasks/ that is not a method's or task's own (its
-    entry's module or package, listed by `bench list`), must be named; each named file must exist."""
-    files, folders = code_map((root / "README.md").read_text(encoding="utf-8"))
+    """What the module map of root/docs/code.md leaves out or names wrongly: each module and folder of
+    bench/ and bench/engine/, and each module of methods/ and tasks/ that is not a method's or task's own
+    (its entry's module or package, listed by `bench list`), must be named; each named file must exist."""
+    files, folders = code_map(root, MODULE_MAP)
     wanted = [p for d in ("bench", "bench/engine") for p in (root / d).glob("*.py")]
     wanted += [
         p
@@ -294,18 +315,22 @@ def unmapped(root: Path, entry_modules: set[str]) -> list[str]:
         for p in sorted(wanted)
         if p.stem not in ("__init__", "__main__") and p.name not in files
     ]
-    packages = [
-        p
-        for d in ("bench", "methods", "tasks")
-        for p in (root / d).iterdir()
-        if (p / "__init__.py").is_file()
-    ]
     problems += [
-        f"{p.relative_to(root)}/ is not in the code map" for p in sorted(packages) if p.name not in folders
+        f"{p.relative_to(root)}/ is not in the code map" for p in packages(root) if p.name not in folders
     ]
-    existing = {p.name for d in (*CODE_DIRS, "tests") for p in (root / d).rglob("*.py")}
-    problems += [f"the code map names {name}, which is no file" for name in sorted(files - existing)]
-    return problems
+    return problems + gone(root, files)
+
+
+def unmapped_folders(root: Path) -> list[str]:
+    """What the README's folder-level code map leaves out or names wrongly: each package of bench/,
+    methods/ and tasks/ must be named; each file it names must exist."""
+    files, folders = code_map(root, README_MAP)
+    problems = [
+        f"{p.relative_to(root)}/ is not in the README's code map"
+        for p in packages(root)
+        if p.name not in folders
+    ]
+    return problems + gone(root, files)
 
 
 def test_the_code_map_names_every_module_of_the_harness_and_nothing_that_is_gone():
@@ -317,6 +342,11 @@ def test_the_code_map_names_every_module_of_the_harness_and_nothing_that_is_gone
     assert not problems, "\n".join(problems)
 
 
+def test_the_readme_code_map_names_every_package():
+    problems = unmapped_folders(ROOT)
+    assert not problems, "\n".join(problems)
+
+
 def test_a_module_left_out_of_the_code_map_and_a_name_that_is_gone_are_caught(tmp_path):
     for name in ("bench/cli.py", "bench/new.py", "bench/engine/train.py", "bench/tune/__init__.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -324,13 +354,19 @@ def test_a_module_left_out_of_the_code_map_and_a_name_that_is_gone_are_caught(tm
     for name in ("methods/base.py", "methods/_helper.py", "methods/mine.py", "tasks/base.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
-    (tmp_path / "README.md").write_text(
-        "# x\n\n## The code\n\n```\nbench/\n  cli.py gone.py\n  engine/\n    train.py\n"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "code.md").write_text(
+        "# x\n\n## The module map\n\n```\nbench/\n  cli.py gone.py\n  engine/\n    train.py\n"
         "methods/ base.py\ntasks/ base.py\n```\n"
     )
     assert unmapped(tmp_path, {"methods.mine"}) == [
         "bench/new.py is not in the code map",
         "methods/_helper.py is not in the code map",
         "bench/tune/ is not in the code map",
+        "the code map names gone.py, which is no file",
+    ]
+    (tmp_path / "README.md").write_text("# x\n\n## The code\n\n```\nbench/ gone.py\n  engine/\n```\n")
+    assert unmapped_folders(tmp_path) == [
+        "bench/tune/ is not in the README's code map",
         "the code map names gone.py, which is no file",
     ]

@@ -1,5 +1,5 @@
 """The shipped examples work: every profile under slurm/profiles/ loads and names only registered methods,
-and every `python -m bench` command in README.md's code blocks is checked against the CLI.
+and every `python -m bench` command in the code blocks of README.md and docs/*.md is checked against the CLI.
 
 Each command shown is parsed by the real parser (a synopsis with `[...]`, `a|b` or `...` has each of its
 flags checked instead). Those that run offline in seconds are run for real, `run` as `--dry-run`, `list`,
@@ -55,12 +55,24 @@ def test_every_shipped_profile_loads_and_names_registered_methods(path):
         assert profile.for_method(method) != profile
 
 
-def readme_commands() -> list[str]:
-    """The arguments after `python -m bench` of each command line in README.md's fenced code blocks; a
-    synopsis's indented continuation lines (`    [--flag ...]`) are joined to it."""
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def doc_commands(pages: list[Path] = DOC_PAGES) -> list[str]:
+    """The arguments after `python -m bench` of each command line in the pages' fenced code blocks (the
+    README and the manual in docs/); a synopsis's indented continuation lines (`    [--flag ...]`) are
+    joined to it."""
+    out: list[str] = []
+    for page in pages:
+        out += page_commands(page.read_text(encoding="utf-8"))
+    return out
+
+
+def page_commands(text: str) -> list[str]:
+    """The commands of one Markdown page, as doc_commands reads them."""
     out: list[str] = []
     inside = False
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in text.splitlines():
         if FENCE.match(line):
             inside = not inside
             continue
@@ -75,10 +87,10 @@ def readme_commands() -> list[str]:
     return out
 
 
-COMMANDS = readme_commands()
+COMMANDS = doc_commands()
 
 
-def test_the_readme_shows_commands():
+def test_the_docs_show_commands():
     assert len(COMMANDS) >= 15 and {c.split()[0] for c in COMMANDS} >= RUN_HERE | {"run", "tune"}
 
 
@@ -89,7 +101,7 @@ def options(sub: str) -> set[str]:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_each_readme_command_parses(command):
+def test_each_doc_command_parses(command):
     words = command.split()
     if SYNOPSIS.search(command):
         flags = {w.split("=")[0] for w in re.findall(r"--[a-z][a-z-]*", command)}
@@ -107,7 +119,7 @@ def tiny(tmp_path_factory):
 
 
 def runnable() -> list[str]:
-    """The README's commands that run here: each subcommand of RUN_HERE in its plain form, and every
+    """The docs' commands that run here: each subcommand of RUN_HERE in its plain form, and every
     concrete `run` but those for the SLURM cluster."""
     plain = sorted({c.split()[0] for c in COMMANDS if c.split()[0] in RUN_HERE})
     runs = [c for c in COMMANDS if c.startswith("run ") and not SYNOPSIS.search(c) and "slurm" not in c]
@@ -115,7 +127,7 @@ def runnable() -> list[str]:
 
 
 @pytest.mark.parametrize("command", runnable())
-def test_readme_command_runs_offline(command, tiny, tmp_path, capsys):
+def test_doc_command_runs_offline(command, tiny, tmp_path, capsys):
     argv = shlex.split(command)
     fresh = tmp_path / "fresh"
     for name in re.findall(r"--method-param preset=(\S+)", command):  # as `tune` leaves it
