@@ -76,7 +76,8 @@ def test_a_cell_on_a_fashion_mnist_subset(tmp_path):
 
 
 def test_the_data_command_prepares_the_data_and_prints_its_counts(capsys):
-    """`python -m bench data vl` (README), on generated images: N train images, max(10, N // 4) test ones."""
+    """`python -m bench data vl` (docs/usage.md), on generated images: N train images, max(10, N // 4)
+    test ones."""
     argv = ["data", "vl", *(a for k, v in SMALL.items() for a in ("--task-param", f"{k}={v}"))]
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines() == ["n_train: 32", "n_test: 10", "test_overlap: 0"]

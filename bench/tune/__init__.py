@@ -1,1 +1,1 @@
-"""Hyperparameter search with optuna: `python -m bench tune` (README, "Tuning")."""
+"""Hyperparameter search with optuna: `python -m bench tune` (docs/tuning.md, "Tuning (optuna)")."""

@@ -4,7 +4,7 @@ preset=released`, with `--methods gentle_clip_released` for its objective).
 Source: github.com/cauchy-max/Set-CLIP, general_version_lanuage/ (the authors' partial release):
 end_to_end.py (`train`, `parse_args`, `__main__`), dataset.py (`get_transforms`), Collator.py (`collate`,
 `get_simclr_pipeline_transform`), SimCSE.py, ResNet.py, CLIP_plus_copy.py (`ProjectionHead`). Each value
-below names where it comes from; README.md ("vl", "The released protocol") says where the preset
+below names where it comes from; docs/task-guide.md ("vl", "The released protocol") says where the preset
 follows that code and where it fixes it.
 """
 
