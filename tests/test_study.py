@@ -14,7 +14,7 @@ from bench import atomic, registry
 from bench.cli import main
 from bench.spec import ROOT
 from bench.study.file import load_study
-from bench.study.plan import TUNED, plan
+from bench.study.plan import TUNED, plan_study
 from bench.tune.study import StudyConfig, open_study
 
 SMOKE = ROOT / "studies" / "smoke.yaml"
@@ -57,7 +57,7 @@ def test_interrupted_study_resumes_and_a_finished_one_does_nothing(results, trai
     for name in ("smoke-clip-synthetic-r0.05", "smoke-gentle_clip-synthetic-r0.05"):
         states = [t.state.name for t in open_study(StudyConfig.load(results, name)).trials]
         assert states.count("COMPLETE") + states.count("PRUNED") == s.tuning.trials
-    cells = plan(s, results).cells
+    cells = plan_study(s, results).cells
     assert len(cells) == 16 and sum(c.setting == TUNED for c in cells) == 8
     assert main(["study", "status", str(SMOKE), "--results", str(results)]) == 0
     out = capsys.readouterr().out

@@ -11,7 +11,7 @@ from bench.cli import main
 from bench.grid import inapplicable
 from bench.spec import ROOT
 from bench.study.file import load_study
-from bench.study.plan import DEFAULTS, plan, tune_configs
+from bench.study.plan import DEFAULTS, plan_study, tune_configs
 from bench.tune.space import tunable
 
 GOOD = {
@@ -131,7 +131,7 @@ def test_each_seed_its_own_split_seed_or_one_for_all_or_pairs(tmp_path):
     study = load_study(write(tmp_path, data))
     assert [t.pairs for t in study.tasks] == [((3, 3), (4, 4)), ((7, 0), (8, 1), (9, 2))]
     assert load_study(write(tmp_path, {**GOOD, "seeds": [1, 2]})).tasks[0].pairs == ((0, 1), (0, 2))
-    cells = plan(load_study(write(tmp_path, {**data, "tasks": ["synthetic"]})), tmp_path).cells
+    cells = plan_study(load_study(write(tmp_path, {**data, "tasks": ["synthetic"]})), tmp_path).cells
     assert sorted((c.spec.split_seed, c.spec.seed) for c in cells) == [(3, 3), (4, 4)]
 
 
@@ -172,7 +172,7 @@ def test_the_paper_study_as_the_issue_asks(tmp_path, capsys):
     assert {c.pair_ratio for c in configs} == {0.05} and {c.task_params["val_fraction"] for c in configs} == {
         "0.2"
     }
-    p = plan(study, tmp_path)  # before tuning: the defaults cells, and the tuned ones waiting
+    p = plan_study(study, tmp_path)  # before tuning: the defaults cells, and the tuned ones waiting
     assert len(p.cells) == 6 * (len(applies["synthetic"]) * 5 + len(applies["protein"]) * 3)
     assert {c.setting for c in p.cells} == {DEFAULTS}
     assert len(p.waiting) == len(configs)

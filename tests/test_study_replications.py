@@ -7,14 +7,14 @@ import pytest
 from bench.spec import ROOT
 from bench.study.cost import estimate
 from bench.study.file import load_study
-from bench.study.plan import plan
+from bench.study.plan import plan_study
 
 
 def test_the_s_clip_rs_study_is_s_clips_train_rs_script(tmp_path):
     study = load_study(ROOT / "studies" / "s-clip-rs.yaml")
     assert [m.name for m in study.methods] == ["clip", "s_clip"] and study.ratios == (0.1,)
     assert study.tuning is None and study.tasks[0].pairs == ((0, 0),)
-    cells = plan(study, tmp_path).cells
+    cells = plan_study(study, tmp_path).cells
     assert len(cells) == 2 and not list(tmp_path.iterdir()), "planning wrote something"
     p = cells[0].spec.task_params
     assert (p["encoder"], p["pretrained"], p["mode"], p["datasets"]) == (
@@ -34,7 +34,7 @@ def test_the_s_clip_rs_study_is_s_clips_train_rs_script(tmp_path):
 def test_the_set_clip_coco_study_is_the_released_preset(tmp_path):
     study = load_study(ROOT / "studies" / "set-clip-coco.yaml")
     assert [m.name for m in study.methods] == ["clip", "gentle_clip", "gentle_clip_released"]
-    cells = plan(study, tmp_path).cells
+    cells = plan_study(study, tmp_path).cells
     assert len(cells) == 3 * 3 and {c.spec.pair_ratio for c in cells} == {0.34375}
     p = cells[0].spec.task_params
     assert p["preset"] == "released" and p["source"] == "hf:yerevann/coco-karpathy"
@@ -55,7 +55,7 @@ def record(spec, gpu_hours, steps, device="cuda", **change):
 
 @pytest.mark.parametrize("name", ["s-clip-rs", "set-clip-coco"])
 def test_gpu_hours_come_from_cost_records_of_the_same_setup(name, tmp_path):
-    specs = [c.spec for c in plan(load_study(ROOT / "studies" / f"{name}.yaml"), tmp_path).cells]
+    specs = [c.spec for c in plan_study(load_study(ROOT / "studies" / f"{name}.yaml"), tmp_path).cells]
     first = specs[0]
     same = [s for s in specs if s.method == first.method]
     records = pd.DataFrame(

@@ -24,13 +24,13 @@ from bench.report.ablation import ablation_table
 from bench.report.page import write_report
 from bench.report.plots import plot
 from bench.report.render import FORMATS, render
-from bench.report.tables import Cell, Column, Row, Table, make_table
+from bench.report.tables import Column, Row, SeedSummary, Table, make_table
 
 __all__ = [
     "FORMATS",
-    "Cell",
     "Column",
     "Row",
+    "SeedSummary",
     "Table",
     "ablation_table",
     "make_table",

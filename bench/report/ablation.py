@@ -3,7 +3,7 @@
 Which runs are ablations comes with the runs: a run of an ablation records the full method in
 `method_ablation_of`, a control (a method that tells apart where the full method's gains come from)
 in `method_control_of`. Same rules as tables.py, with the full method as the baseline of the tests, and
-each other row carrying its change from the full method's mean in the same column (`Cell.delta`).
+each other row carrying its change from the full method's mean in the same column (`SeedSummary.delta`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.report.tables import Cell
+from bench.report.tables import SeedSummary
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def number(x: float, digits: int, style: Style, sign: bool = False) -> str:
     return f"{x:{'+' if sign else ''}.{digits}f}".replace("-", style.minus)
 
 
-def cell_text(cell: Cell, digits: int, style: Style, reference: bool = False) -> str:
+def cell_text(cell: SeedSummary, digits: int, style: Style, reference: bool = False) -> str:
     """The cell's text; a reference cell shows its numbers only."""
     if cell.n == 0:
         return style.missing

@@ -8,7 +8,7 @@ from html import escape
 from itertools import groupby
 
 from bench.report.cells import Style, cell_text
-from bench.report.tables import Cell, Table
+from bench.report.tables import SeedSummary, Table
 
 HTML = Style(
     pm=" ± ",
@@ -72,7 +72,7 @@ def html_table(table: Table, links: Callable[[str], str] | None = None) -> str:
     return "\n".join(out)
 
 
-def _td(cell: Cell, digits: int, reference: bool, links: Callable[[str], str] | None) -> str:
+def _td(cell: SeedSummary, digits: int, reference: bool, links: Callable[[str], str] | None) -> str:
     title = f"n = {cell.n}" + ("" if math.isnan(cell.p) else f", p (Holm) = {cell.p:.3g}")
     text = cell_text(cell, digits, HTML, reference)
     folders = [(i, d) for i, d in enumerate(cell.runs, 1) if d]

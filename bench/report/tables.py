@@ -51,8 +51,8 @@ SPREADS = ("std", "ci")
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A summary over seeds, in display units; n = 0 is a missing cell.
+class SeedSummary:
+    """One table cell: the summary of its runs over seeds, in display units; n = 0 is a missing cell.
 
     rank: 1 best, 2 second, 0 unranked. p: Holm-adjusted p-value against the baseline (NaN: no test).
     delta: mean minus the reference method's mean (NaN when not asked for or not available).
@@ -82,7 +82,7 @@ class Row:
 
     name: str
     label: str
-    cells: tuple[Cell, ...]
+    cells: tuple[SeedSummary, ...]
     reference: bool = False
     variant: str = ""
 
@@ -213,7 +213,7 @@ def build(
             delta = mean - stats[ref][j][0] if ref else math.nan
             values = [v for v, _ in vals.values()]
             cells.append(
-                Cell(
+                SeedSummary(
                     mean,
                     std,
                     n,
@@ -248,7 +248,7 @@ def _published_rows(published, columns, records, scale, rows: list) -> list[str]
     notes = []
     for method, cells in found.items():
         row = [
-            Cell(cells[j][0], math.nan, 1, complete=True) if j in cells else Cell()
+            SeedSummary(cells[j][0], math.nan, 1, complete=True) if j in cells else SeedSummary()
             for j in range(len(columns))
         ]
         rows.append(Row(method, f"{method} (published)", tuple(row), reference=True))
@@ -331,7 +331,7 @@ def _reference_rows(done, columns, shown, scale, spread="std") -> list[Row]:
             )
             values = [v * scale for v in per_split]
             mean, std, n = summarize(values)
-            cells.append(Cell(mean, std, n, complete=n > 0, ci=ci_half(values), kind=spread))
+            cells.append(SeedSummary(mean, std, n, complete=n > 0, ci=ci_half(values), kind=spread))
         rows.append(Row(ref, shown.get(ref, ref), tuple(cells), reference=True))
     return rows
 

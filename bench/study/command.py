@@ -21,7 +21,7 @@ from bench.atomic import CorruptFile
 from bench.errors import BenchError
 from bench.states import DONE, PENDING
 from bench.study.file import Study, load_study, report_dir
-from bench.study.plan import Plan, plan, tune_configs
+from bench.study.plan import Plan, plan_study, tune_configs
 from bench.study.tuning import check, counts, left, seconds
 
 RUN_DEFAULTS = {"nproc": 1, "force": False, "detach": False, "dry_run": False}
@@ -56,7 +56,7 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
     check_presets(study, results)
     configs = tune_configs(study, results)
     check(study, configs)
-    before = plan(study, results)  # every cell that can be planned yet is checked before anything runs
+    before = plan_study(study, results)  # every cell that can be planned yet is checked before anything runs
     check_report_metric(study, results)
     if args.cluster != "none" and before.cells:
         from bench.cluster.launch import Launcher
@@ -72,7 +72,7 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
             jobs = 1 if args.cluster == "debug" else args.jobs or min(os.cpu_count() or 1, len(configs))
             for line in tune_all(configs, trials, jobs, args.cluster, args.profile, args.cluster_param):
                 print(line)
-        now_plan = plan(study, results)
+        now_plan = plan_study(study, results)
         work = work or any(not_done(results, now_plan))
         settings = {c.spec.run_id(): c.setting for c in now_plan.cells}
         code = launch([c.spec for c in now_plan.cells], args, settings) if now_plan.cells else 0
@@ -196,7 +196,7 @@ def count(values) -> dict[str, int]:
 def status(study: Study, results: Path) -> int:
     """What is done and what is left: each tuning study's trials, each cell not done, the report."""
     configs = tune_configs(study, results)
-    p = plan(study, results)
+    p = plan_study(study, results)
     print(f"study {study.name} ({study.path}), results {results}")
     for cfg in configs:
         try:

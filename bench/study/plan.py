@@ -115,7 +115,7 @@ def settings(study: Study, method: MethodSetting, task: TaskSetting) -> list[tup
     return [(TUNED, preset)] + ([(DEFAULTS, None)] if study.tuning.defaults else [])
 
 
-def plan(study: Study, results: Path) -> Plan:
+def plan_study(study: Study, results: Path) -> Plan:
     """Every cell of the study whose preset exists; which tuned cells wait for their tuning; and which
     methods it leaves out of a task they do not apply to."""
     cells: dict[str, StudyCell] = {}

@@ -2,7 +2,7 @@
 
 `LazyImages(read, keys)` is a sequence of bytes whose item i is `read(keys[i])`, read when asked for.
 Its readers: `Folder` (a file of a folder by relative path), `Zip` (a member of a zip, from one handle
-per process: a forked DataLoader worker opens its own) and `Table` (a row of a `datasets.Dataset`,
+per process: a forked DataLoader worker opens its own) and `DatasetColumn` (a row of a `datasets.Dataset`,
 memory-mapped from its cache files). Each holds paths and handles only, and pickles as such. `concat`
 chains sequences and `take` picks items of one; both accept any sequence of bytes (a plain list, as
 synthetic data stays in memory) and keep a lazy one lazy.
@@ -79,7 +79,7 @@ class Zip:
         return {**self.__dict__, "handle": None, "pid": 0}
 
 
-class Table:
+class DatasetColumn:
     """The image of a row of a `datasets.Dataset` (its image column alone, undecoded; memory-mapped from
     the cache files, and pickled as their paths): its bytes, or the file its path names."""
 
@@ -94,7 +94,7 @@ class Table:
         return value["bytes"] if value.get("bytes") else Path(value["path"]).read_bytes()
 
     def __repr__(self) -> str:
-        return f"Table({self.column!r} of {len(self.dataset)} rows)"
+        return f"DatasetColumn({self.column!r} of {len(self.dataset)} rows)"
 
 
 def files(root: Path, names: list[str]) -> LazyImages:
@@ -109,7 +109,7 @@ def members(path: Path, names: list[str]) -> LazyImages:
 
 def rows(dataset, column: str) -> LazyImages:
     """The images of column `column` of every row of `dataset`."""
-    return LazyImages(Table(dataset, column), range(len(dataset)))
+    return LazyImages(DatasetColumn(dataset, column), range(len(dataset)))
 
 
 @dataclass(frozen=True, eq=False)
