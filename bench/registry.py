@@ -2,11 +2,18 @@
 
 An entry is a class defined in its own module with a `name` and a `params` dict of `Param`, and
 how the tables show it: `label` (its display name), `order` (where it is listed, lower first) and,
-for a method, `control_of` (the method whose gains it tells apart, e.g. CLIP + SSL for Gentle-CLIP).
+for a method, `control_of` (the method whose gains it tells apart, e.g. CLIP + SSL for Gentle-CLIP)
+and `baseline` (the method the tables test the others against).
 A class may declare `variants = {"alias": Variant({"param": value}, label=..., ablation=True)}`:
 named aliases with some parameters fixed, listed right after their class; `ablation=True` makes
-one an ablation of the class's own entry. A name defined twice is an error. `describe` is what a
-run folder records of its method and task (about.json), so that the tables need no registry.
+one an ablation of the class's own entry. `describe` is what a run folder records of its method and
+task (about.json), so that the tables need no registry.
+
+These attributes inherit as Python's do: a subclass that does not set one has its parent's. What
+names one entry must stay one entry's, so discovery refuses, in one line naming the fix: a name
+defined twice, two entries of one kind shown by the same label (a subclass that keeps its registered
+parent's label), and two methods that are the baseline (a subclass of the baseline must set
+`baseline = False`). An empty label shows the entry's name.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Entry:
 
     @property
     def label(self) -> str:
-        own = self.variant.label if self.variant else vars(self.cls).get("label", "")
+        own = self.variant.label if self.variant else self.cls.label
         return own or self.name
 
     def describe(self) -> dict[str, Any]:
@@ -56,8 +63,8 @@ class Entry:
         }
         if self.kind == "method":
             out["ablation_of"] = self.cls.name if self.variant and self.variant.ablation else None
-            out["control_of"] = vars(self.cls).get("control_of") or None
-            out["baseline"] = bool(vars(self.cls).get("baseline")) and self.variant is None
+            out["control_of"] = self.cls.control_of or None
+            out["baseline"] = bool(self.cls.baseline) and self.variant is None
         else:
             out["primary_metric"] = self.cls.primary_metric
         return out
@@ -132,7 +139,43 @@ def _discover(package: str, base: type, kind: str) -> dict[str, Entry]:
                     )
                 fixed = dict(variant.fixed) if variant else {}
                 found[name] = Entry(name, obj, kind, source, fixed, variant, position)
+    _check_unique(found, kind)
     return found
+
+
+def _check_unique(found: dict[str, Entry], kind: str) -> None:
+    """Refuse two entries shown by one label, and two baselines: what inheritance may carry over."""
+    shown: dict[str, Entry] = {}
+    for entry in found.values():
+        other = shown.setdefault(entry.label, entry)
+        if other is not entry:
+            keeps, first = (other, entry) if _inherits_label(other) else (entry, other)
+            where = "its variant's label" if keeps.variant else _origin(keeps.cls, "label")
+            raise BenchError(
+                f"{kind}s {first.name} and {keeps.name} are both shown as {entry.label!r} ({where}); "
+                f"give {keeps.name} a label of its own in {keeps.cls.__name__} ({keeps.source.name})"
+            )
+    if kind == "method":
+        baselines = [e for e in found.values() if e.describe()["baseline"]]
+        if len(baselines) > 1:
+            inherits = [e for e in baselines if "baseline" not in vars(e.cls)]
+            second = (inherits or baselines[1:])[0]
+            first = next(e for e in baselines if e is not second)
+            raise BenchError(
+                f"methods {first.name} and {second.name} are both the baseline "
+                f"({_origin(second.cls, 'baseline')}); one method is: set baseline = False in "
+                f"{second.cls.__name__} ({second.source.name})"
+            )
+
+
+def _inherits_label(entry: Entry) -> bool:
+    return entry.variant is None and "label" not in vars(entry.cls)
+
+
+def _origin(cls: type, attr: str) -> str:
+    """Where `cls` gets `attr` from, in words."""
+    owner = next(c for c in cls.__mro__ if attr in vars(c))
+    return f"{cls.__name__} sets it" if owner is cls else f"{cls.__name__} inherits it from {owner.__name__}"
 
 
 def methods() -> Registry:

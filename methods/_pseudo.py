@@ -21,6 +21,7 @@ class PseudoLabel(Clip):
     also the task's keyword vocabulary and an unpaired row with a candidate. Subclasses give
     `targets`."""
 
+    baseline = False  # CLIP is the baseline; its pseudo-label extensions are not
     params = {
         **Clip.params,
         "w_pl": Param(

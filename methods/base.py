@@ -229,10 +229,12 @@ class Method:
     `requires`: what a task must give for the method to apply (Task.provides, e.g. `keywords`: a
     vocabulary of concepts in the B texts); `--methods all` leaves it out of the tasks that do not give
     it, and naming it for one of them is refused.
-    How the tables show it (each class declares its own; a subclass inherits none): `label`, the
-    display name (default: `name`); `order`, where it is listed (lower first, then by name; its
-    variants follow it); `control_of`, the method whose ablation table it joins as a control;
-    `baseline`, the method the tables test every other against (CLIP).
+    How the tables show it (inherited as Python attributes are; bench/registry.py refuses two entries
+    of one label and two baselines, so a subclass of a registered method sets its own `label`, and a
+    subclass of the baseline `baseline = False`): `label`, the display name (default: `name`); `order`,
+    where it is listed (lower first, then by name; its variants follow it); `control_of`, the method
+    whose ablation table it joins as a control; `baseline`, the method the tables test every other
+    against (CLIP).
     Every method has the parameters `temperature` (τ, s = 1/τ at the start) and
     `learn_temperature` (t = log s trained and clamped at log 100, as CLIP; else s stays fixed); every
     method that fits has `features` (FIT_PARAMS: what its FitData holds).

@@ -17,6 +17,7 @@ class ClipSsl(Clip):
     source = "this project: the control for the SSL term (NT-Xent, Chen et al. 2020; SimCSE, Gao et al. 2021)"
     order = 20
     control_of = "gentle_clip"
+    baseline = False  # CLIP is the baseline; a control is not
     params = {**Clip.params, **SSL_PARAMS}
     needs_pairs = False
 
