@@ -2,11 +2,11 @@
 
 Columns: identity (run_id, method, task, pair_ratio, split_seed, seed, state, primary_metric,
 run_dir), how the tables show the entries (method_label, method_order, method_family,
-method_ablation_of, method_control_of, method_baseline, task_label, task_order: from the run's
-about.json, so no registry is needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one
-column each), cost (wall_s,
-data_s, train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours,
-threads) and provenance (git_commit, code_version, python_version, host, torch_version,
+method_ablation_of, method_control_of, method_baseline, task_label, task_order, task_references: the
+task's reference rows, NAME → label as JSON text: from the run's about.json, so no registry is
+needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one column each), cost (wall_s, data_s,
+train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours, threads) and
+provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
 bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
 `_excluded`), `metric_unit` (`fraction`: the tables show percent), for each metric, `protocol_<metric>`:
@@ -17,6 +17,7 @@ features it was given, "A: name · B: name"; None otherwise). Nothing here impor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,7 @@ def entries(about: dict, method: str, task: str) -> dict:
         "method_baseline": bool(m.get("baseline")),
         "task_label": t.get("label", task),
         "task_order": t.get("order", 1000.0),
+        "task_references": json.dumps(t["references"], sort_keys=True) if t.get("references") else None,
     }
 
 

@@ -53,7 +53,8 @@ class Entry:
         return own or self.name
 
     def describe(self) -> dict[str, Any]:
-        """Name, class name, module, label, order and relations: what a run records of its entry."""
+        """Name, class name, module, label, order and relations (a task: its primary metric and reference
+        rows): what a run records of its entry."""
         out = {
             "name": self.name,
             "family": self.cls.name,
@@ -67,6 +68,7 @@ class Entry:
             out["baseline"] = bool(self.cls.baseline) and self.variant is None
         else:
             out["primary_metric"] = self.cls.primary_metric
+            out["references"] = dict(self.cls.references)
         return out
 
     @property

@@ -143,6 +143,10 @@ class Task:
     `smoke_params`: parameters (over the defaults) with which the task loads offline in seconds on a
     CPU, trains a few steps and evaluates: the task contract test runs every task with them.
     `bad_params`: parameters (over `smoke_params`) that `check` refuses, an example of its rules.
+    `references`: the reference rows its `evaluate` reports (values that need no training, a metric
+    `ref_NAME_<metric>` each): NAME → how the tables show the row; a run records them (about.json), so
+    the report names them without importing the task, and the task contract test checks that every
+    reference metric a run reports is declared.
     `debian_packages`: the Debian packages the task may need, a literal tuple of names: the set-up
     (bench/bootstrap.py, which reads it without importing the task) installs them, and a task installs
     nothing on demand (bench/apt.py `ensure`) that it does not declare here.
@@ -158,6 +162,7 @@ class Task:
     order: ClassVar[int] = 1000
     smoke_params: ClassVar[dict[str, Any]] = {}
     bad_params: ClassVar[dict[str, Any]] = {}
+    references: ClassVar[dict[str, str]] = {}
     debian_packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: Any):

@@ -15,6 +15,7 @@ Hard at r = 0.01 has 2 pairs only, so no test (a t-test would give 0.0155). Holm
 0.0110, 0.0392, 0.243, 0.42, so Ours is marked at both ratios and nothing else.
 """
 
+import json
 import math
 import shutil
 import subprocess
@@ -49,6 +50,8 @@ ENTRIES = {
     "ctl": ("Control", 20.0, None, "ours"),
 }
 TASKS = {"toy": ("Toy", 10.0), "other": ("Other task", 5.0)}
+# the reference rows a task declares (Task.references), as collect writes them: JSON text
+REFERENCES = json.dumps({"nn": "Nearest neighbour (no training)"})
 
 
 def entry(method, task):
@@ -62,6 +65,7 @@ def entry(method, task):
         "method_control_of": control_of,
         "task_label": TASKS[task][0],
         "task_order": TASKS[task][1],
+        "task_references": REFERENCES,
     }
 
 
@@ -511,3 +515,12 @@ def test_spread_ci_is_the_student_t_interval_of_the_mean():
 def results_frame():
     rows = [run(m, r, s, v) for (m, r), vals in VALUES.items() for s, v in enumerate(vals)]
     return pd.DataFrame(rows)
+
+
+def test_reference_rows_are_named_by_the_task_that_declares_them(results):
+    """The label of a reference row comes with its task's runs (`task_references`, from Task.references):
+    the report knows no task's references; an undeclared one shows its raw name."""
+    other = results.assign(task_references=json.dumps({"nn": "Lookup"}))
+    assert "| *Lookup* | 5.0 | 5.0 |" in render(make_table(other), "md").splitlines()
+    bare = results.drop(columns="task_references")
+    assert "| *nn* | 5.0 | 5.0 |" in render(make_table(bare), "md").splitlines()

@@ -56,6 +56,8 @@ def test_declares_how_the_tables_show_it(name):
     assert isinstance(about["order"], float | int)
     assert about["module"] == entry.cls.__module__ and about["module"].startswith("tasks.")
     assert about["primary_metric"] == entry.cls.primary_metric
+    assert about["references"] == entry.cls.references
+    assert all(isinstance(k, str) and "_" not in k and v for k, v in entry.cls.references.items())
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -128,6 +130,8 @@ def test_loads_with_encoders_and_views_of_the_declared_shapes_then_runs_one_cell
         f"metrics without a protocol: {sorted(set(metrics) - set(protocols))}"
     )
     assert all(protocols[m].get("protocol") in PROTOCOLS for m in metrics)
+    references = {m.removeprefix("ref_").split("_")[0] for m in metrics if m.startswith("ref_")}
+    assert references <= set(entry.cls.references), f"undeclared reference rows: {references}"
     assert any(m.endswith("align_cknna") for m in metrics) and any(m.endswith("align_mknn") for m in metrics)
 
 

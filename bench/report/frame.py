@@ -9,9 +9,9 @@ method apart (`variant` column, e.g. "steps=10"; "" where the method has one con
 only the parameters that differ within one setting are added to it.
 A run is identified by its run id (a hash of its spec and code version): the reruns of one run id collapse
 to one. How the tables show its method and task comes with the run (`collect`'s entry columns: label,
-order, the method's family and its ablation and control relations); a table without them (made before
-they existed) shows the names themselves, in name order. Columns the report does not know are ignored,
-except float columns without a known prefix, which count as metrics.
+order, the method's family and its ablation and control relations, the task's reference rows); a table
+without them (made before they existed) shows the names themselves, in name order. Columns the report
+does not know are ignored, except float columns without a known prefix, which count as metrics.
 
 `select` is what the commands apply first: `--where key=value` and leaving out runs of an older code
 version (`current` False) unless `--all-versions`.
@@ -67,6 +67,7 @@ ENTRY = {
     "method_baseline": None,  # True for the method the others are tested against
     "task_label": None,
     "task_order": UNSET_ORDER,
+    "task_references": None,  # JSON text: the task's reference rows, NAME → label (Task.references)
 }
 _NOT_METRICS = {
     *REQUIRED,
@@ -82,18 +83,18 @@ _NOT_METRICS = {
 }
 
 
-def prepare(df: pd.DataFrame) -> pd.DataFrame:
+def prepare(df: pd.DataFrame, trials: bool = False) -> pd.DataFrame:
     """`df` checked for the required columns, with one row per run and its `variant` column.
 
     When a run id appears more than once (a rerun), the done row wins over others and, among equals,
     the latest `finished_at` (then the later row). A table without run ids keys a run on its identity,
     parameters and code version. Tuning trials (task parameter val_fraction > 0: trained on less data,
-    with varying parameters) are left out. Raises BenchError when a required column is missing or no
-    row is left."""
+    with varying parameters) are left out unless `trials` (the end-of-sweep summary of a sweep that ran
+    them). Raises BenchError when a required column is missing or no row is left."""
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise BenchError(f"results table lacks the column(s) {', '.join(missing)}; was it made by `collect`?")
-    df = sweep_runs(df)
+    df = df if trials else sweep_runs(df)
     if df.empty:
         raise BenchError("the results table has no runs (tuning trials, val_fraction > 0, are left out)")
     df = df.reset_index(drop=True)
@@ -333,8 +334,11 @@ def in_order(runs: pd.DataFrame, kind: str, present) -> list[str]:
 
 
 def labels(runs: pd.DataFrame) -> dict[str, str]:
-    """Name → label of every method and task of prepared runs."""
-    return {**entries(runs, "task")["label"].to_dict(), **entries(runs, "method")["label"].to_dict()}
+    """Name → label of every method and task of prepared runs, and of the reference rows their tasks
+    declare (`task_references`, from each task's latest run)."""
+    tasks = entries(runs, "task")
+    references = {k: v for text in tasks["references"].dropna() for k, v in json.loads(text).items()}
+    return {**references, **tasks["label"].to_dict(), **entries(runs, "method")["label"].to_dict()}
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:

@@ -1,8 +1,9 @@
-"""Display names: of metrics and reference rows here, of methods and tasks from the results.
+"""Display names: of metrics here; of methods, tasks and reference rows from the results.
 
 A run records how the tables show its method and task (their `label`, collected into `method_label` and
-`task_label`); `names(display, runs)` merges, from lowest to highest precedence, the metric names below,
-the labels of the methods and tasks of `runs`, and a caller's mapping (raw name → shown name). A name
+`task_label`) and its task's reference rows (`Task.references`, collected into `task_references`);
+`names(display, runs)` merges, from lowest to highest precedence, the metric names below, the labels of
+the reference rows, methods and tasks of `runs`, and a caller's mapping (raw name → shown name). A name
 missing from all shows as is.
 """
 
@@ -34,11 +35,10 @@ DEFAULT_NAMES = {
     "zs_top1": "Zero-shot top-1",
     "zs_top5": "Zero-shot top-5",
     "zs_mpcr": "Zero-shot mean per-class recall",
-    "nn": "Nearest neighbour (no training)",
-    "majority": "Majority class (no training)",
 }
 
 
 def names(display: Mapping[str, str] | None = None, runs: pd.DataFrame | None = None) -> dict[str, str]:
-    """The metric names, the labels of the methods and tasks of prepared `runs`, then `display` over them."""
+    """The metric names, the labels of the reference rows, methods and tasks of prepared `runs`, then
+    `display` over them."""
     return {**DEFAULT_NAMES, **(labels(runs) if runs is not None else {}), **(display or {})}

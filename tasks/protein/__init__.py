@@ -31,6 +31,7 @@ class Protein(Task):
     label = "Protein ↔ function"
     order = 20
     primary_metric = "a2b_r1"
+    references = {"nn": "Nearest neighbour (no training)", "majority": "Majority class (no training)"}
     train_defaults = {"steps": 400}
     debian_packages = ("metastudent-data", "ncbi-blast+", "mmseqs2")
     params = {
