@@ -9,8 +9,8 @@ import shlex
 
 import pytest
 
-from bench.cli import build_parser, main
-from bench.clihelp import DOCS, HIDDEN
+from bench.cli.help import DOCS, HIDDEN
+from bench.cli.main import build_parser, main
 
 from conftest import fast_args
 

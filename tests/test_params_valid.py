@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from bench import registry
-from bench.cli import main
+from bench.cell.grid import TRAIN_SEED_END
+from bench.cli.main import main
 from bench.engine.train import generator_seeds
 from bench.errors import BenchError
-from bench.grid import TRAIN_SEED_END
 from bench.params import Interval, Param
 
 

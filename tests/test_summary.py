@@ -1,8 +1,8 @@
-"""The summary printed at the end of a sweep (bench/summary.py): one row per method and configuration."""
+"""The summary printed at the end of a sweep (bench/cell/summary.py): one row per method and configuration."""
 
 import pandas as pd
 
-from bench.summary import summary_table
+from bench.cell.summary import summary_table
 
 
 def runs(method: str, values: list[float], **params) -> list[dict]:

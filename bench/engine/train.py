@@ -38,7 +38,7 @@ from methods.base import COMMON_PARAMS as SCALE_PARAMS
 from methods.base import FEATURES
 
 if TYPE_CHECKING:
-    from bench.spec import RunSpec
+    from bench.cell.spec import RunSpec
     from methods.base import BatchEmbeddings, FitData, Method
     from tasks.base import Task, TaskData
 

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from bench import cache, shards
-from bench.engine.device import default_device
+from bench.device import default_device
 from bench.engine.loader import view_generator
 from bench.errors import BenchError
 from tasks import _openclip, contamination

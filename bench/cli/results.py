@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 
 from bench import atomic
+from bench.cli.outfile import check_figure_name, writable
 from bench.errors import BenchError
-from bench.outfile import check_figure_name, writable
 
 
 def runs_table(args: argparse.Namespace):
     """The collected table of the results folder, narrowed by --where and to the current code version
     (unless --all-versions; the runs left out are counted on stderr); a BenchError when it holds no run."""
-    from bench.collect import collect
+    from bench.cell.collect import collect
+    from bench.cell.store import Store, results_root
     from bench.report.frame import select
-    from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
     df = collect(store)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("bench", "methods", "tasks")
 ENGINE = "bench.engine"
 TREE = ("bench/engine", "methods", "tasks")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.report.frame import row_label, with_variants
-from bench.states import DONE
 
 UNIT = "%"
 DIGITS = 1  # as `table` shows them

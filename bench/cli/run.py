@@ -8,23 +8,23 @@ import sys
 from collections.abc import Callable
 
 from bench import registry
+from bench.cli.results import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
+from bench.cli.study import cmd_study  # noqa: F401  (dispatched by name)
+from bench.cli.tune import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 from bench.errors import BenchError
-from bench.paper import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
 from bench.params import parse_assignments
-from bench.study.command import cmd_study  # noqa: F401  (dispatched by name)
-from bench.tune.command import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench.listing import describe
+    from bench.cli.listing import describe
 
     print(describe())
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.grid import Grid, expand, left_out, parse_ints, parse_names, parse_ratios
-    from bench.store import results_root
+    from bench.cell.grid import Grid, expand, left_out, parse_ints, parse_names, parse_ratios
+    from bench.cell.store import results_root
     from bench.tune.preset import apply_preset
 
     if args.jobs is not None and args.jobs < 1:
@@ -56,9 +56,9 @@ def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | Non
     profile, cluster_param, detach, dry_run): on this machine, or through the cluster launcher; the exit
     code (1 when a cell failed, 2 when a task's data could not be prepared). `settings`: run id → a study's
     setting of the cell (tuned, defaults), the summary's variant names."""
-    from bench.spec import task_key
-    from bench.store import Store, results_root
-    from bench.sweep import plan, run_cells
+    from bench.cell.spec import task_key
+    from bench.cell.store import Store, results_root
+    from bench.cell.sweep import plan, run_cells
 
     launcher = None
     if args.cluster != "none":
@@ -93,8 +93,8 @@ def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | Non
 
 def recorded_error(cell) -> str:
     """Why a cell of this machine failed, as its status.json says (or that it could not say: a full disk)."""
-    from bench.states import FAILED
-    from bench.store import or_empty
+    from bench.cell.states import FAILED
+    from bench.cell.store import or_empty
 
     status = or_empty(cell.folder.status)
     if status.get("state") != FAILED:
@@ -106,10 +106,10 @@ def prepare_data(store, specs, force: bool) -> dict[str, str]:
     """Prepare each task's data once, here with its progress bars, before the cells that need it run;
     return task_key → the one-line reason for each task whose data could not be prepared (missing,
     unreadable, refused by the contamination guard): its cells are left out, the others run."""
-    from bench.faults import fault_line, is_fault
-    from bench.spec import task_key
-    from bench.states import DONE
-    from bench.store import RunFolder
+    from bench.cell.faults import fault_line, is_fault
+    from bench.cell.spec import task_key
+    from bench.cell.states import DONE
+    from bench.cell.store import RunFolder
 
     pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != DONE]
     distinct = {task_key(s): s for s in pending}
@@ -137,12 +137,12 @@ def report_missing(missing: dict[str, str], ran: bool) -> int:
 
 
 def check_limits(store, specs: list, args: argparse.Namespace) -> None:
-    """--jobs and --nproc against what this machine takes at once (bench/limits.py), with the memory a worker
-    takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
+    """--jobs and --nproc against what this machine takes at once (bench/cell/limits.py), with the memory a
+    worker takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
     import torch
 
-    from bench.limits import check_gpus, check_processes, worker_mb
-    from bench.store import CorruptFile, or_empty
+    from bench.cell.limits import check_gpus, check_processes, worker_mb
+    from bench.cell.store import CorruptFile, or_empty
 
     names, peaks = {s.task for s in specs}, []
     for folder in store.all_folders():
@@ -219,8 +219,8 @@ def check_nproc(args: argparse.Namespace) -> None:
 
 def run_on_cluster(launcher, store, cells, args: argparse.Namespace, settings: dict | None = None) -> int:
     """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
+    from bench.cell.states import DONE, FAILED
     from bench.cluster.follow import follow
-    from bench.states import DONE, FAILED
 
     batches = launcher.submit(store, cells, force=args.force)
     if args.detach:
@@ -241,9 +241,9 @@ def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict |
     failed cells with `why(cell)`; the exit code."""
     import pandas as pd
 
-    from bench.collect import row
-    from bench.states import BUSY, DONE, FAILED
-    from bench.summary import summary_table
+    from bench.cell.collect import row
+    from bench.cell.states import BUSY, DONE, FAILED
+    from bench.cell.summary import summary_table
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
@@ -269,7 +269,7 @@ def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict |
 
 
 def print_grid(store, specs) -> None:
-    from bench.store import RunFolder
+    from bench.cell.store import RunFolder
 
     counts: dict[str, int] = {}
     for spec in specs:
@@ -283,10 +283,10 @@ def print_grid(store, specs) -> None:
 def cmd_exec(args: argparse.Namespace) -> int:
     import torch
 
-    from bench.execute import execute
-    from bench.states import BUSY, DONE
-    from bench.store import RunFolder
-    from bench.sweep import EXIT_BUSY
+    from bench.cell.execute import execute
+    from bench.cell.states import BUSY, DONE
+    from bench.cell.store import RunFolder
+    from bench.cell.sweep import EXIT_BUSY
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -295,15 +295,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bench.worker import serve
+    from bench.cell.worker import serve
 
     return serve(threads=args.threads, parent=args.parent)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bench.cell.status import cell_status, distinctions, format_line
+    from bench.cell.store import Store, results_root
     from bench.cluster.jobfile import views
-    from bench.status import cell_status, distinctions, format_line
-    from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
     folders = sorted(store.readable_folders(), key=lambda f: f.spec().canonical())
@@ -321,8 +321,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from bench.collect import collect, write_table
-    from bench.store import Store, results_root
+    from bench.cell.collect import collect, write_table
+    from bench.cell.store import Store, results_root
 
     store = Store(results_root(args.results))
     df = collect(store)
@@ -353,7 +353,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=steps)
         print(json.dumps(sweep_records, indent=1) if args.json else sweep_table(sweep_records))
         return 0
-    from bench.grid import parse_ints
+    from bench.cell.grid import parse_ints
     from bench.perf.losses import format_table, measure
 
     batches = tuple(parse_ints(args.batches, "--batches"))
@@ -368,7 +368,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 def perf_train(args: argparse.Namespace) -> int:
     """`perf train`: the flags that name a task parameter set it, --task-param any other."""
-    from bench.grid import parse_names, parse_ratios
+    from bench.cell.grid import parse_names, parse_ratios
     from bench.perf.train import format_table, measure
 
     flags = {

@@ -18,10 +18,10 @@ import itertools
 from dataclasses import dataclass, field
 
 from bench import registry
+from bench.cell.spec import RunSpec
 from bench.errors import BenchError
 from bench.params import SEEDS, Interval
 from bench.registry import Entry, Registry
-from bench.spec import RunSpec
 
 
 @dataclass(frozen=True)

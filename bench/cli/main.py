@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 
-from bench.clihelp import explain
+from bench.cli.help import explain
 from bench.errors import BenchError
 
 DEFAULT_TASK = "protein"
@@ -285,7 +285,7 @@ def add_selection(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bench import commands
+    from bench.cli import run as commands
 
     try:
         return getattr(commands, f"cmd_{args.command}")(args)
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except OSError as err:
-        from bench.faults import fault_line, is_fault
+        from bench.cell.faults import fault_line, is_fault
 
         if not is_fault(err):
             raise
