@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cell import states as S
+from bench.cell.cells import Cell
 from bench.cell.spec import ROOT, task_key
 from bench.cell.store import or_empty
-from bench.cell.sweep import Cell
 from bench.cell.worker import signal_name
 
 WORKERS_DIR = "workers"  # under the results root: each worker's own log

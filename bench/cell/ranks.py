@@ -21,10 +21,10 @@ import sys
 import time
 
 from bench.cell import states as S
+from bench.cell.cells import EXIT_BUSY, Cell, threads_per_job
 from bench.cell.pool import STOP_GRACE_S, record_failure
 from bench.cell.spec import ROOT
 from bench.cell.store import or_empty
-from bench.cell.sweep import EXIT_BUSY, Cell, threads_per_job
 from bench.cell.worker import signal_name
 
 

@@ -11,33 +11,19 @@ cell at a time: the ranks share the cores, so cells do not run side by side.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 from tqdm import tqdm
 
 from bench.cell import states as S
+from bench.cell.cells import Cell, threads_per_job
 from bench.cell.execute import execute
 from bench.cell.limits import process_limit
 from bench.cell.spec import RunSpec
-from bench.cell.store import RunFolder, Store
-
-EXIT_BUSY = 3  # `bench exec` exit code when another process holds the cell's lock
-
-
-@dataclass(frozen=True)
-class Cell:
-    spec: RunSpec
-    folder: RunFolder
+from bench.cell.store import Store
 
 
 def plan(store: Store, specs: list[RunSpec]) -> list[Cell]:
     """The cells of the specs, their folders created (with spec.json) when new."""
     return [Cell(spec, store.create(spec, spec.run_id())) for spec in specs]
-
-
-def threads_per_job(jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, nproc: int = 1) -> dict[str, str]:

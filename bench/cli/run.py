@@ -1,16 +1,14 @@
-"""The commands behind the CLI; each takes the parsed arguments and returns an exit code."""
+"""The commands that run cells: `list`, `run`, `data`, and the internal `exec` (one cell) and `worker` (a
+sweep's worker). Each takes the parsed arguments and returns an exit code; `launch` is also how a study
+runs its cells."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 
 from bench import registry
-from bench.cli.results import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
-from bench.cli.study import cmd_study  # noqa: F401  (dispatched by name)
-from bench.cli.tune import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 from bench.errors import BenchError
 from bench.params import parse_assignments
 
@@ -283,10 +281,10 @@ def print_grid(store, specs) -> None:
 def cmd_exec(args: argparse.Namespace) -> int:
     import torch
 
+    from bench.cell.cells import EXIT_BUSY
     from bench.cell.execute import execute
     from bench.cell.states import BUSY, DONE
     from bench.cell.store import RunFolder
-    from bench.cell.sweep import EXIT_BUSY
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -298,104 +296,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from bench.cell.worker import serve
 
     return serve(threads=args.threads, parent=args.parent)
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from bench.cell.status import cell_status, distinctions, format_line
-    from bench.cell.store import Store, results_root
-    from bench.cluster.jobfile import views
-
-    store = Store(results_root(args.results))
-    folders = sorted(store.readable_folders(), key=lambda f: f.spec().canonical())
-    if not folders:
-        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    counts: dict[str, int] = {}
-    jobs = views(folders)  # one scheduler query for all SLURM cells
-    distinct = distinctions(folders)  # what tells apart cells of the same method, task, ratio and seeds
-    for folder in folders:
-        status = cell_status(folder, jobs.get(folder.run_id))
-        counts[status.state] = counts.get(status.state, 0) + 1
-        print(format_line(folder, status, distinct.get(folder.run_id, "")))
-    print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return 0
-
-
-def cmd_collect(args: argparse.Namespace) -> int:
-    from bench.cell.collect import collect, write_table
-    from bench.cell.store import Store, results_root
-
-    store = Store(results_root(args.results))
-    df = collect(store)
-    if df.empty:
-        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    try:
-        parquet, csv = write_table(df, store.root)
-    except OSError as err:  # nothing half-written: each file is written atomically
-        raise BenchError(
-            f"cannot write results.parquet and results.csv in {store.root} ({err.strerror}); make the folder "
-            "writable, or copy it to one that is (table, plot and report read it as it is)"
-        ) from None
-    states = df["state"].value_counts().to_dict()
-    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
-    return 0
-
-
-def cmd_perf(args: argparse.Namespace) -> int:
-    if args.threads < 0:
-        raise BenchError(f"--threads {args.threads}: give a number of torch threads, or 0 for torch's choice")
-    if args.what == "train":
-        return perf_train(args)
-    if args.what == "sweep":
-        from bench.perf.sweep import format_table as sweep_table
-        from bench.perf.sweep import measure as measure_sweep
-
-        steps = 50 if args.steps is None else args.steps
-        sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=steps)
-        print(json.dumps(sweep_records, indent=1) if args.json else sweep_table(sweep_records))
-        return 0
-    from bench.cell.grid import parse_ints
-    from bench.perf.losses import format_table, measure
-
-    batches = tuple(parse_ints(args.batches, "--batches"))
-    if min(batches) < 2:
-        raise BenchError(f"--batches {args.batches}: give batch sizes of at least 2 rows")
-    if max(batches) >= 1024:
-        print("note: the plain reference needs about 10 GB at batch 1024", file=sys.stderr)
-    records = measure(batches=batches, threads=args.threads or None)
-    print(json.dumps(records, indent=1) if args.json else format_table(records))
-    return 0
-
-
-def perf_train(args: argparse.Namespace) -> int:
-    """`perf train`: the flags that name a task parameter set it, --task-param any other."""
-    from bench.cell.grid import parse_names, parse_ratios
-    from bench.perf.train import format_table, measure
-
-    flags = {
-        "encoder": args.encoder,
-        "mode": args.mode,
-        "batch_size": args.batch_size,
-        "amp": args.amp,
-        "device": args.device,
-        "num_workers": args.num_workers,
-    }
-    params = {k: v for k, v in flags.items() if v is not None} | parse_assignments(
-        args.task_param, "--task-param"
-    )
-    ratios = parse_ratios(args.pair_ratio)
-    if len(ratios) != 1:
-        raise BenchError(f"--pair-ratio {args.pair_ratio}: give one pair ratio")
-    report = measure(
-        task=registry.tasks().get(args.task).name,
-        methods=tuple(parse_names(args.methods, registry.methods())),
-        params=params,
-        steps=20 if args.steps is None else args.steps,
-        warmup=args.warmup,
-        pair_ratio=ratios[0],
-        threads=args.threads or None,
-    )
-    print(json.dumps(report, indent=1) if args.json else format_table(report))
-    return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench.cell.cells import Cell
 from bench.cell.status import CellStatus, JobView, cell_status
-from bench.cell.sweep import Cell
 from bench.cluster import jobfile
 from bench.cluster.launch import Batch
 

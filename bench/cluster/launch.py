@@ -25,10 +25,10 @@ from submitit.core.utils import FailedJobError
 
 from bench import registry
 from bench.cell import states
+from bench.cell.cells import Cell
 from bench.cell.execute import now
 from bench.cell.spec import RunSpec
 from bench.cell.store import RunFolder, Store
-from bench.cell.sweep import Cell
 from bench.cluster import jobfile
 from bench.cluster.job import CellJob
 from bench.cluster.preflight import preflight

@@ -26,11 +26,12 @@ from tqdm import tqdm
 
 from bench import registry
 from bench.cell import states as S
+from bench.cell.cells import EXIT_BUSY, Cell, threads_per_job
 from bench.cell.grid import Grid, expand
 from bench.cell.pool import WorkerPool, workers_dir
 from bench.cell.spec import ROOT, RunSpec
 from bench.cell.store import Store
-from bench.cell.sweep import EXIT_BUSY, Cell, plan, threads_per_job
+from bench.cell.sweep import plan
 from bench.errors import BenchError
 
 RATIOS = (0.05, 0.1)
