@@ -12,7 +12,6 @@ missing (as root; otherwise a warning says how).
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import subprocess
@@ -64,35 +63,17 @@ def ensure_venv(dev: bool) -> None:
 
 def task_packages(root: Path = ROOT) -> tuple[str, ...]:
     """The Debian packages declared by the task classes under root/tasks: every literal tuple of strings
-    assigned to `debian_packages` in a class body, in file and line order, each name once. A declaration
-    that is not such a literal raises SystemExit naming its file and line."""
+    assigned to `debian_packages` in a class body (bench/apt.py `declarations`), in file and line order,
+    each name once. A declaration that is not such a literal raises SystemExit naming its file and line."""
+    sys.path.insert(0, str(ROOT))
+    from bench.apt import declarations
+
     found: dict[str, None] = {}
-    for path in sorted((root / "tasks").rglob("*.py")):
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for cls in (node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)):
-            for stmt in cls.body:
-                value = _declaration(stmt)
-                if value is None:
-                    continue
-                try:
-                    names = ast.literal_eval(value)
-                except ValueError:
-                    names = None
-                if not (isinstance(names, tuple) and all(isinstance(n, str) and n for n in names)):
-                    where = f"{path.relative_to(root)}:{stmt.lineno}"
-                    raise SystemExit(f"[bootstrap] {where}: debian_packages must be a literal tuple of names")
-                found.update(dict.fromkeys(names))
+    for d in declarations(root):
+        if d.packages is None:
+            raise SystemExit(f"[bootstrap] {d.where}: debian_packages must be a literal tuple of names")
+        found.update(dict.fromkeys(d.packages))
     return tuple(found)
-
-
-def _declaration(stmt: ast.stmt) -> ast.expr | None:
-    """The value of `debian_packages = ...` or `debian_packages: T = ...`, else None."""
-    if isinstance(stmt, ast.Assign):
-        hit = any(isinstance(t, ast.Name) and t.id == "debian_packages" for t in stmt.targets)
-        return stmt.value if hit else None
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-        return stmt.value if stmt.target.id == "debian_packages" else None
-    return None
 
 
 def ensure_debian(packages: tuple[str, ...]) -> None:

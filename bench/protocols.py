@@ -19,6 +19,10 @@ PROTOCOLS = {
     "reference": "a value without training",
 }
 
+# How zero-shot class scores pool a class's prompt templates (tasks/metrics.py `class_scores`): the score of
+# the mean template embedding, or the best template's score; a model may say which (`prompt_pooling`).
+PROMPT_POOLING = ("mean", "max")
+
 _RECALLS = tuple(f"{d}_r{k}" for d in ("a2b", "b2a") for k in (1, 5, 10))
 # The metric names of each protocol, bare or after "<set>_" (rs_a2b_r1): what a published row may name.
 METRICS = {

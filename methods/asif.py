@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bench.params import Param
+from bench.protocols import PROMPT_POOLING
 from methods.base import ClosedForm, FitData
-from tasks.metrics import PROMPT_POOLING
 
 
 def relative_representation(h: Tensor, anchors: Tensor, k: int, p: float) -> Tensor:

@@ -268,7 +268,7 @@ class Method:
     def check_pool(self, n_paired: int, n_unpaired_a: int, n_unpaired_b: int) -> str | None:
         """Why this method refuses a train pool split into n_paired pairs and unpaired pools of these sizes
         (one line: what is wrong and the fix), or None. Checked before anything is written when the task
-        knows its pool size (bench/grid.py), else at set-up, before the fit."""
+        knows its pool size (bench/cell/grid.py), else at set-up, before the fit."""
         return None
 
     def fit(self, data: FitData) -> Fitted | None:

@@ -186,7 +186,7 @@ class Task:
         """Refuse parameters `p` (every declared one, each already within its choices and valid range,
         `Param.valid`) that cannot work together, with `BenchError("task NAME: what is wrong, and what to
         do")`. The common training parameters have one joint rule here (amp=fp16 needs CUDA); the harness's
-        rules on the split are `bench.engine.train.empty_cell`; a task adds its own rules and calls
+        rules on the split are `bench.cell.rules.empty_cell`; a task adds its own rules and calls
         `super().check(p)`."""
         self.refuse(
             [

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-PROMPT_POOLING = ("mean", "max")
+from bench.protocols import PROMPT_POOLING
 
 
 def first_positive_rank(scores: Tensor, positives: Tensor) -> Tensor:

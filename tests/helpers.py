@@ -3,9 +3,9 @@
 import signal
 
 from bench import registry
-from bench.spec import RunSpec
-from bench.store import Store
-from bench.sweep import plan, run_cells
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
+from bench.cell.sweep import plan, run_cells
 
 from conftest import FAST
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.errors import BenchError
 
 FAST = {"steps": "5", "n_train": "200", "n_test": "50", "width": "16", "checkpoint_every": "0"}
@@ -252,7 +252,7 @@ def test_limits_and_long_names(argv, message, finished, tmp_path, capsys, monkey
 
 
 def test_the_process_limit_names_its_override(monkeypatch):
-    from bench import limits
+    from bench.cell import limits
 
     monkeypatch.setenv("BENCH_MAX_PROCS", "3")
     assert limits.process_limit() == (3, "$BENCH_MAX_PROCS=3")
@@ -305,7 +305,8 @@ def test_a_full_disk_fails_one_cell_and_the_sweep_goes_on(tmp_path, capsys, monk
     that it could not record it), the other runs to the end, the exit code is 1 and no file is corrupt."""
     import errno
 
-    from bench import atomic, execute, store
+    from bench import atomic
+    from bench.cell import execute, store
 
     full: set[Path] = set()
     real_write, real_log, real_train = atomic.write_with, store.RunFolder.log, execute._train_and_record
@@ -416,16 +417,16 @@ def test_study_status_and_a_run_with_nothing_to_do_change_no_file(tuned, capsys,
 def test_a_moved_study_folder_is_resumed_reported_and_extended(tuned, tmp_path, capsys, monkeypatch):
     """No record holds the folder's path: after a move, nothing is redone and no setup 'differs'; a seed
     added to the file runs that seed's cell alone, with the same preset."""
-    import bench.execute
+    import bench.cell.execute
 
     path, results = tuned
     moved = tmp_path / "elsewhere" / "moved"
     moved.parent.mkdir()
     os.system(f"cp -a {results} {moved}")
     trained = []
-    real = bench.execute.train
+    real = bench.cell.execute.train
     monkeypatch.setattr(
-        bench.execute, "train", lambda spec, *a, **k: trained.append(spec) or real(spec, *a, **k)
+        bench.cell.execute, "train", lambda spec, *a, **k: trained.append(spec) or real(spec, *a, **k)
     )
     assert main(["study", "status", str(path), "--results", str(moved)]) == 0
     assert "1 cells: 1 done" in capsys.readouterr().out
@@ -465,7 +466,7 @@ def test_two_study_runs_share_the_tuning_budget(tmp_path):
     import subprocess
     import sys
 
-    from bench.spec import ROOT
+    from bench.cell.spec import ROOT
 
     path, results = study_file(tmp_path, seeds="[0]").parent / "tiny.yaml", tmp_path / "results"
     path.write_text(path.read_text().replace("trials: 1", "trials: 2"))
@@ -495,7 +496,7 @@ def test_two_study_runs_share_the_tuning_budget(tmp_path):
 
 def test_a_cell_left_by_a_sibling_that_died_is_a_failure(tmp_path, capsys, monkeypatch):
     """A cell another sweep held (busy) whose process then died unfinished: reported failed, exit 1."""
-    from bench import states, sweep
+    from bench.cell import states, sweep
 
     real = sweep.execute
 

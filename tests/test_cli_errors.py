@@ -1,7 +1,7 @@
 """Bad input of `run` beyond the suite of test_bad_input.py: an unwritable results folder, and the
 results folder from the environment."""
 
-from bench.cli import main
+from bench.cli.main import main
 
 from conftest import fast_args
 

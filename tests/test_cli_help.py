@@ -9,8 +9,8 @@ import shlex
 
 import pytest
 
-from bench.cli import build_parser, main
-from bench.clihelp import DOCS, HIDDEN
+from bench.cli.help import DOCS, HIDDEN
+from bench.cli.main import COMMANDS, build_parser, main
 
 from conftest import fast_args
 
@@ -21,6 +21,11 @@ def subcommands() -> dict:
 
 
 VISIBLE = sorted(set(subcommands()) - set(HIDDEN))
+
+
+def test_the_table_of_commands_holds_exactly_the_parser_s_subcommands():
+    assert set(COMMANDS) == set(subcommands())
+    assert all(callable(run) for run in COMMANDS.values())
 
 
 def test_every_visible_subcommand_is_documented():

@@ -13,11 +13,11 @@ from torch import nn
 
 import methods._pseudo as pseudo
 from bench import registry
+from bench.cell.execute import execute
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 from bench.engine.model import ProjectionHead
 from bench.engine.train import build_model
-from bench.execute import execute
-from bench.spec import RunSpec
-from bench.store import Store
 from tasks import _openclip
 
 TINY = {"encoder": "rs-tiny", "pretrained": "none"}

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bench import registry
+from bench.cell.store import Store
 from bench.engine.fit import fit_data, frozen_features
 from bench.engine.split import Split
-from bench.store import Store
 from methods.asif import Asif, relative_representation
 from methods.base import FitData
 from methods.cca import Cca, fit_cca

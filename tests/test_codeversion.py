@@ -1,4 +1,4 @@
-"""A cell's code version covers exactly the sources that can change its numbers (bench/codeversion.py),
+"""A cell's code version covers exactly the sources that can change its numbers (bench/cell/codeversion.py),
 so that adding a method or editing another task redoes nothing, and editing a cell's own code does."""
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import registry
-from bench.codeversion import ROOT, cell_sources, cell_version, sources, tree_version
+from bench.cell.codeversion import ROOT, cell_sources, cell_version, sources, tree_version
 
 from conftest import fast_args
 
@@ -35,7 +35,12 @@ def test_a_cell_covers_the_engine_its_method_its_task_and_what_they_import():
     assert {"bench/params.py", "bench/errors.py"} <= files  # imported by the bases
     for other in ("methods/s_clip.py", "methods/hard_pl.py", "tasks/rs/__init__.py", "bench/perf/losses.py"):
         assert other not in files, other
-    for harness in ("bench/cli.py", "bench/registry.py", "bench/report/tables.py", "bench/sweep.py"):
+    for harness in (
+        "bench/cli/main.py",
+        "bench/registry.py",
+        "bench/report/tables.py",
+        "bench/cell/sweep.py",
+    ):
         assert harness not in files, harness
 
 
@@ -66,7 +71,7 @@ def test_imports_only_for_type_checking_do_not_count(tmp_path):
         ("methods/new_method.py", set()),  # a new method file
         ("tasks/rs/__init__.py", set()),  # another task
         ("bench/perf/losses.py", set()),  # a benchmark
-        ("bench/cli.py", set()),  # the CLI
+        ("bench/cli/main.py", set()),  # the CLI
         ("methods/s_clip.py", set()),  # another method
         ("methods/losses.py", {"clip", "gentle_clip"}),  # the loss library both use
         ("methods/_ssl.py", {"gentle_clip"}),  # a private helper only gentle_clip imports

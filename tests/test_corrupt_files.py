@@ -10,11 +10,11 @@ import time
 import pytest
 import yaml
 
-import bench.execute
-from bench.cli import main
-from bench.commands import print_outcome
-from bench.store import Store
-from bench.sweep import plan, run_cells
+import bench.cell.execute
+from bench.cell.store import Store
+from bench.cell.sweep import plan, run_cells
+from bench.cli.main import main
+from bench.cli.run import print_outcome
 
 from conftest import FAST, fast_args
 from helpers import spec
@@ -135,14 +135,14 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_over(results, ca
     `status`, set aside by the next run, which starts from step 0 and ends as a run never stopped."""
     s = spec(steps="90", checkpoint_every="30", eval_every="25")
     (whole,) = plan(Store(results / "a"), [s])
-    assert bench.execute.execute(whole.folder) == "done"
+    assert bench.cell.execute.execute(whole.folder) == "done"
     (cell,) = plan(Store(results / "b"), [s])
 
     def stop_at_50(step, metrics):
         if step == 50:
             raise Stop
 
-    assert bench.execute.execute(cell.folder, on_eval=stop_at_50) == "failed"
+    assert bench.cell.execute.execute(cell.folder, on_eval=stop_at_50) == "failed"
     checkpoint = cell.folder.file("checkpoint.pt")
     halve(checkpoint)
     assert main(["status", "--results", str(results / "b")]) == 0
@@ -150,7 +150,7 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_over(results, ca
     assert f"cannot read {checkpoint}: not a torch checkpoint" in err and "1 of 1 runs" in err
     assert line("failed", cell.folder) in out
 
-    assert bench.execute.execute(cell.folder) == "done"
+    assert bench.cell.execute.execute(cell.folder) == "done"
     log = cell.folder.file("log.txt").read_text()
     assert f"cannot read {checkpoint}: RuntimeError" in log
     assert "set aside as checkpoint.pt.corrupt, starting from step 0" in log
@@ -163,7 +163,7 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_over(results, ca
 def test_a_folder_deleted_while_its_cell_runs_fails_that_cell_alone(results, capsys, monkeypatch):
     """--jobs 1: the first cell's folder is deleted once it has started; the sweep goes on, the summary
     names the cell, and no traceback reaches the user."""
-    real_train = bench.execute.train
+    real_train = bench.cell.execute.train
     victims = []
 
     def deleting_train(spec, task, method, data, folder, *args):
@@ -172,7 +172,7 @@ def test_a_folder_deleted_while_its_cell_runs_fails_that_cell_alone(results, cap
             shutil.rmtree(folder.path)
         return real_train(spec, task, method, data, folder, *args)
 
-    monkeypatch.setattr(bench.execute, "train", deleting_train)
+    monkeypatch.setattr(bench.cell.execute, "train", deleting_train)
     assert main(["run", *GRID, "--seeds", "0,1,2", "--results", str(results), *fast_args()]) == 1
     out, err = capsys.readouterr()
     [victim] = victims

@@ -14,7 +14,9 @@ import torch
 import torch.multiprocessing as mp
 
 from bench import registry
-from bench.cli import main
+from bench.cell.spec import ROOT
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.distributed import Dist
 from bench.engine.embed import embed_step
@@ -23,8 +25,6 @@ from bench.engine.loader import make_inputs, needed
 from bench.engine.precision import Precision
 from bench.engine.split import make_split
 from bench.engine.train import build_model
-from bench.spec import ROOT
-from bench.store import Store
 
 from helpers import run, spec
 

@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from bench import registry
-from bench.cli import main
+from bench.cell.execute import execute
+from bench.cell.store import Store
+from bench.cell.sweep import plan
+from bench.cli.main import main
 from bench.engine.embed import embed_step
 from bench.engine.fit import fit_data
 from bench.engine.loader import make_inputs, needed
@@ -15,9 +18,6 @@ from bench.engine.precision import Precision, resolve_device
 from bench.engine.split import Split
 from bench.engine.train import build_model
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.store import Store
-from bench.sweep import plan
 from methods.base import FEATURES
 
 from conftest import fast_args

@@ -300,10 +300,12 @@ def gone(root: Path, files: set[str]) -> list[str]:
 
 def unmapped(root: Path, entry_modules: set[str]) -> list[str]:
     """What the module map of root/docs/code.md leaves out or names wrongly: each module and folder of
-    bench/ and bench/engine/, and each module of methods/ and tasks/ that is not a method's or task's own
-    (its entry's module or package, listed by `bench list`), must be named; each named file must exist."""
+    bench/, bench/cli/, bench/cell/ and bench/engine/, and each module of methods/ and tasks/ that is not
+    a method's or task's own (its entry's module or package, listed by `bench list`), must be named; each
+    named file must exist."""
     files, folders = code_map(root, MODULE_MAP)
-    wanted = [p for d in ("bench", "bench/engine") for p in (root / d).glob("*.py")]
+    harness = ("bench", "bench/cli", "bench/cell", "bench/engine")
+    wanted = [p for d in harness for p in (root / d).glob("*.py")]
     wanted += [
         p
         for d in ("methods", "tasks")

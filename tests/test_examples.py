@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench import atomic, registry
-from bench.cli import build_parser, main
+from bench.cli.main import build_parser, main
 from bench.cluster.profile import load_profile
 
 from conftest import fast_args

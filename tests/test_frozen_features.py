@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from bench import registry
-from bench.collect import collect
+from bench.cell.collect import collect
+from bench.cell.store import Store
 from bench.errors import BenchError
-from bench.store import Store
 from tasks.base import take
 
 from helpers import run, spec

@@ -2,8 +2,8 @@
 
 import pytest
 
+from bench.cell.grid import Grid, expand, parse_ints, parse_ratios
 from bench.errors import BenchError
-from bench.grid import Grid, expand, parse_ints, parse_ratios
 
 
 def grid(**kw) -> Grid:

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cli import main
+from bench.cell.codeversion import tree_version
+from bench.cell.store import Store
+from bench.cell.sweep import plan
+from bench.cli.main import main
 from bench.cluster.job import CellJob
 from bench.cluster.snapshot import MANIFEST, take
-from bench.codeversion import tree_version
-from bench.store import Store
-from bench.sweep import plan
 
 from conftest import fast_args
 from helpers import run, spec

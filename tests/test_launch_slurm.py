@@ -20,14 +20,14 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cli import main
+from bench.cell.spec import ROOT
+from bench.cell.status import cell_status
+from bench.cell.store import Store
+from bench.cell.sweep import plan
+from bench.cli.main import main
+from bench.cli.run import run_on_cluster
 from bench.cluster import jobfile
 from bench.cluster.launch import Launcher
-from bench.commands import run_on_cluster
-from bench.spec import ROOT
-from bench.status import cell_status
-from bench.store import Store
-from bench.sweep import plan
 
 from _slurm import sacct_states, slurm_cluster  # noqa: F401
 from conftest import fast_args

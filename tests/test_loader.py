@@ -14,8 +14,9 @@ import torch
 from bench import registry
 from bench.engine.batches import BatchSampler, batch_shape
 from bench.engine.inputs import StepInputs
-from bench.engine.loader import StepLoader, default_workers, make_inputs, needed, view_generator
+from bench.engine.loader import StepLoader, default_workers, make_inputs, needed
 from bench.engine.split import make_split
+from bench.seeds import view_generator
 from tasks.protein.towers import ProteinPool
 from tasks.rs.images import ImagePool
 

@@ -10,11 +10,11 @@ import torch
 from method_batches import create, make_batch
 
 from bench import registry
-from bench.cli import DEFAULT_TASK
+from bench.cell.grid import Grid, expand, inapplicable, left_out
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
+from bench.cli.main import DEFAULT_TASK
 from bench.errors import BenchError
-from bench.grid import Grid, expand, inapplicable, left_out
-from bench.spec import RunSpec
-from bench.store import Store
 from methods.base import EMBEDDINGS, FEATURES
 
 from conftest import FAST

@@ -8,11 +8,11 @@ import re
 import pytest
 import torch
 
+from bench.cell.execute import execute
+from bench.cell.store import Store
+from bench.cell.sweep import plan
 from bench.engine.optim import build_optimizer, build_schedule, clip_gradients, decay_matrices_only, lr_factor
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.store import Store
-from bench.sweep import plan
 from tasks.synthetic import Synthetic
 
 from helpers import spec

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 
 from conftest import fast_args
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.collect import collect
+from bench.cell.collect import collect
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.report.frame import metric_columns
-from bench.store import Store
 
 from conftest import fast_args
 
@@ -73,7 +73,7 @@ def test_the_collected_metric_columns_are_the_runs_metrics(sweep):
 
 CHECK_IMPORTS = """
 import json, sys
-from bench.cli import main
+from bench.cli.main import main
 code = main(sys.argv[1:])
 heavy = ("torch", "torchvision", "methods", "tasks")
 print(json.dumps({"code": code, "imported": [m for m in heavy if m in sys.modules]}))

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from bench import registry
-from bench.cli import main
-from bench.engine.train import generator_seeds
+from bench.cell.grid import TRAIN_SEED_END
+from bench.cli.main import main
 from bench.errors import BenchError
-from bench.grid import TRAIN_SEED_END
 from bench.params import Interval, Param
+from bench.seeds import generator_seeds
 
 
 def _entries():

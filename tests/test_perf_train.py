@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.perf.train import PHASES, format_table
 
 CPU = ["--device", "cpu", "--steps", "3", "--warmup", "0", "--json"]

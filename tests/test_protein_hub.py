@@ -19,10 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import registry
+from bench.cell.execute import execute
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.spec import RunSpec
-from bench.store import Store
 from tasks import hub
 from tasks.protein import Protein, features, pipeline, sources, split, synthetic
 

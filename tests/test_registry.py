@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from bench import registry
-from bench.cli import main
+from bench.cli.main import main
 from bench.errors import BenchError
 from methods.base import Method
 

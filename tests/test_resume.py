@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.execute import execute
-from bench.store import Store
-from bench.sweep import plan
+from bench.cell.execute import execute
+from bench.cell.store import Store
+from bench.cell.sweep import plan
 
 from helpers import spec
 

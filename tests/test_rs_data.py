@@ -7,7 +7,7 @@ import pytest
 import rs_files
 import torch
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.errors import BenchError
 from tasks.rs import data, sources
 from tasks.rs.images import ImagePool, augment

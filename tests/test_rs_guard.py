@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.cell.spec import ROOT
 from bench.errors import BenchError
-from bench.spec import ROOT
 from tasks.rs import RemoteSensing, data, features
 
 SMALL = {"encoder": "rs-tiny", "pretrained": "none", "n_views": 2, "n_captions": 2, "eval_batch": 64}
@@ -114,8 +114,8 @@ def test_a_run_records_its_evaluation_sets_and_metric_units_and_collect_has_them
     assert recorded["data"]["eval_sets"]["rsicd"]["excluded"] == 1
     units = recorded["metric_units"]
     assert set(units.values()) == {"fraction"} and "zs_top1_mean" in units
-    from bench.collect import collect
-    from bench.store import Store
+    from bench.cell.collect import collect
+    from bench.cell.store import Store
 
     table = collect(Store(results))
     assert table.loc[0, "eval_rsicd_size"] == 1 and table.loc[0, "eval_rsicd_overlap"] == 1

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import rs_files
 
-from bench.cli import main
+from bench.cli.main import main
 from tasks.rs import sources
 
 ZS = ("rsicd_cls", "ucm_cls", "whu_rs19", "rsscn7", "aid")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from method_batches import create
 
 from bench import registry
-from bench.grid import inapplicable
+from bench.cell.grid import inapplicable
 from methods.base import BatchEmbeddings
 from methods.losses import trapezoid_consistency
 

@@ -121,7 +121,7 @@ def test_the_teacher_kernel_is_the_plain_cosine_of_its_projections_by_default():
 
 
 def test_a_default_run_trains_the_bias_and_logs_the_sigmoid_term(results):
-    from bench.store import Store
+    from bench.cell.store import Store
 
     store = Store(results)
     s = spec("sotalign", 0.1, steps="20", checkpoint_every="0")

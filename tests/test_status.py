@@ -1,6 +1,6 @@
-"""The run states of bench/states.py: each comes from the situation that should produce it, `status` and
+"""The run states of bench/cell/states.py: each comes from the situation that should produce it, `status` and
 `RunFolder.state()` agree on it, and `status` stays cheap (no torch, no submitit, no cluster code in
-bench/status.py)."""
+bench/cell/status.py)."""
 
 import ast
 import json
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import states
+from bench.cell import states
+from bench.cell.lock import RunLock
+from bench.cell.spec import ROOT
+from bench.cell.status import JobView, cell_status
+from bench.cell.store import RunFolder, Store
+from bench.cell.sweep import plan
 from bench.cluster import jobfile, scheduler
 from bench.cluster.scheduler import Jobs
-from bench.lock import RunLock
-from bench.spec import ROOT
-from bench.status import JobView, cell_status
-from bench.store import RunFolder, Store
-from bench.sweep import plan
 
 from helpers import run, spec
 
@@ -163,8 +163,8 @@ def modules_at_exit(code: str) -> tuple[set[str], str]:
 
 
 def test_bench_status_imports_no_cluster_code():
-    modules, _ = modules_at_exit("import bench.status")
-    assert "bench.status" in modules
+    modules, _ = modules_at_exit("import bench.cell.status")
+    assert "bench.cell.status" in modules
     assert not {m for m in modules if m == "bench.cluster" or m.startswith("bench.cluster.")}
 
 
@@ -203,7 +203,7 @@ def state_literals(source: str) -> list[int]:
 
 
 def test_every_reader_and_writer_names_the_states_through_bench_states():
-    """No module of bench/, methods/ or tasks/ but bench/states.py spells a state: a renamed or new state
+    """No module of bench/, methods/ or tasks/ but bench/cell/states.py spells a state: a renamed or new state
     is then one edit, and a misspelt one an import error instead of a comparison that is never true."""
     found = [
         f"{path.relative_to(ROOT)}:{line}"

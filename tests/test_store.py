@@ -10,9 +10,9 @@ import time
 import pytest
 
 from bench import atomic
-from bench.execute import execute
-from bench.store import Store
-from bench.sweep import plan
+from bench.cell.execute import execute
+from bench.cell.store import Store
+from bench.cell.sweep import plan
 
 from helpers import run, spec
 
@@ -73,7 +73,7 @@ def test_a_dead_process_does_not_hold_the_lock(results):
         [
             sys.executable,
             "-c",
-            "import sys, time; from bench.lock import RunLock; "
+            "import sys, time; from bench.cell.lock import RunLock; "
             "assert RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)",
             str(cell.folder.path),
         ],

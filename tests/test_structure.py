@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from method_batches import Recorder, create, make_tensors
 
-from bench.store import Store
+from bench.cell.store import Store
 from methods.base import BatchEmbeddings
 from methods.losses import structure_divergence
 

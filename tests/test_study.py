@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import bench.execute
+import bench.cell.execute
 from bench import atomic, registry
-from bench.cli import main
-from bench.spec import ROOT
+from bench.cell.spec import ROOT
+from bench.cli.main import main
 from bench.study.file import load_study
 from bench.study.plan import TUNED, plan_study
 from bench.tune.study import StudyConfig, open_study
@@ -25,7 +25,7 @@ class Trainings:
 
     def __init__(self, monkeypatch):
         self.calls, self.at, self.error, self.when = 0, None, None, None
-        real = bench.execute.train
+        real = bench.cell.execute.train
 
         def train(spec, *args, **kwargs):
             self.calls += 1
@@ -33,7 +33,7 @@ class Trainings:
                 raise self.error
             return real(spec, *args, **kwargs)
 
-        monkeypatch.setattr(bench.execute, "train", train)
+        monkeypatch.setattr(bench.cell.execute, "train", train)
 
     def fail(self, at=None, error=KeyboardInterrupt(), when=None):
         self.calls, self.at, self.error, self.when = 0, at, error, when

@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from bench import registry
-from bench.cli import main
-from bench.grid import inapplicable
-from bench.spec import ROOT
+from bench.cell.grid import inapplicable
+from bench.cell.spec import ROOT
+from bench.cli.main import main
 from bench.study.file import load_study
 from bench.study.plan import DEFAULTS, plan_study, tune_configs
 from bench.tune.space import tunable

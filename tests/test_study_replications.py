@@ -4,7 +4,7 @@ planned (the cells they would run, nothing written) and priced in GPU-hours from
 import pandas as pd
 import pytest
 
-from bench.spec import ROOT
+from bench.cell.spec import ROOT
 from bench.study.cost import estimate
 from bench.study.file import load_study
 from bench.study.plan import plan_study

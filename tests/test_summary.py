@@ -1,10 +1,10 @@
-"""The summary printed at the end of a sweep (bench/summary.py): one row per method and configuration,
+"""The summary printed at the end of a sweep (bench/cell/summary.py): one row per method and configuration,
 named and ordered as `table` names and orders them."""
 
 import pandas as pd
 
-from bench.cli import main
-from bench.summary import summary_table
+from bench.cell.summary import summary_table
+from bench.cli.main import main
 
 from conftest import fast_args
 

@@ -5,8 +5,8 @@ import sys
 
 import pandas as pd
 
-from bench.cli import main
-from bench.store import Store
+from bench.cell.store import Store
+from bench.cli.main import main
 
 from conftest import fast_args
 

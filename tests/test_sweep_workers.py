@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.pool import WorkerPool, pick_cell
-from bench.spec import ROOT, task_key
-from bench.store import Store
-from bench.sweep import plan, run_cells
+from bench.cell.pool import WorkerPool, pick_cell
+from bench.cell.spec import ROOT, task_key
+from bench.cell.store import Store
+from bench.cell.sweep import plan, run_cells
 
 from helpers import default_sigint, spec
 
@@ -212,9 +212,9 @@ def test_stopping_the_sweep_stops_its_workers(results, sig):
 def test_a_cell_its_stopped_worker_could_not_record_is_recorded_by_the_sweep(results, monkeypatch):
     """A worker that cannot answer SIGTERM (here: SIGSTOPped) is killed at the end of the grace period,
     and the sweep records its cell failed; the cell that finished before the stop stays done."""
-    import bench.pool
+    import bench.cell.pool
 
-    monkeypatch.setattr(bench.pool, "STOP_GRACE_S", 1.0)
+    monkeypatch.setattr(bench.cell.pool, "STOP_GRACE_S", 1.0)
     cells = plan(Store(results), [spec(seed=0, **LONG), spec(seed=1, **{**TINY, "n_train": "210"})])
     frozen = []
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from bench import registry
+from bench.cell.execute import execute
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 from bench.errors import BenchError
-from bench.execute import execute
 from bench.protocols import PROTOCOLS
-from bench.spec import RunSpec
-from bench.store import Store
 from tasks.base import take
 
 TASKS = registry.tasks().names()

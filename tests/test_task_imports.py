@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the `list` command, then what it imported, as the last line of stdout
 SCRIPT = """
 import json, sys
-from bench.cli import main
+from bench.cli.main import main
 assert main(["list"]) == 0
 print(json.dumps(sorted(sys.modules)))
 """

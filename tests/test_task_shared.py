@@ -1,4 +1,4 @@
-"""The helpers the tasks share (tasks/_shared.py, tasks/_frozen.py) and bench/engine/device.py."""
+"""The helpers the tasks share (tasks/_shared.py, tasks/_frozen.py) and bench/device.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.engine.device import default_device
+from bench.device import default_device
 from tasks._frozen import unit_features
 from tasks._shared import MLPTower, embed_pool, model_device, two_rows
 

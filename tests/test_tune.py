@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from bench import atomic
-from bench.cli import main
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.engine.split import make_split
-from bench.store import Store
 from bench.tune.study import StudyConfig, open_study
 from tasks.synthetic import Synthetic
 

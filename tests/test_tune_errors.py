@@ -6,8 +6,8 @@ import json
 import pytest
 
 from bench import atomic
-from bench.cli import main
-from bench.store import Store
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.tune.study import StudyConfig, open_study
 
 from conftest import fast_args

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.cli import main
-from bench.spec import ROOT
-from bench.store import Store
+from bench.cell.spec import ROOT
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.tune.study import StudyConfig, open_study
 
 from _slurm import slurm_cluster  # noqa: F401

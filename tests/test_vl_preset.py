@@ -9,11 +9,11 @@ import torch
 import vl_files
 
 from bench import registry
+from bench.cell.execute import execute
+from bench.cell.grid import Grid, expand
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.grid import Grid, expand
-from bench.spec import RunSpec
-from bench.store import Store
 from tasks.vl import sources
 from tasks.vl.released import RELEASED
 

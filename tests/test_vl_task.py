@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from bench import registry
-from bench.cli import main
+from bench.cell.execute import execute
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
+from bench.cli.main import main
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.spec import RunSpec
-from bench.store import Store
 from tasks.metrics import class_embeddings
 from tasks.vl import features, sources
 from tasks.vl.evaluate import positives, recalls

@@ -1,4 +1,4 @@
-"""The stopped worker's watchdog (bench/worker.py): a worker told to stop whose main thread does not end
+"""The stopped worker's watchdog (bench/cell/worker.py): a worker told to stop whose main thread does not end
 (its stop swallowed, or stuck in a C call) is ended by the watchdog, which records its cell failed with
 every thread's stack; a cell the worker recorded itself, or another process's, is left alone."""
 
@@ -8,11 +8,11 @@ import subprocess
 import sys
 import textwrap
 
-from bench import states
-from bench.spec import ROOT
-from bench.store import Store
-from bench.sweep import plan
-from bench.worker import end_stopped_worker
+from bench.cell import states
+from bench.cell.spec import ROOT
+from bench.cell.store import Store
+from bench.cell.sweep import plan
+from bench.cell.worker import end_stopped_worker
 
 from helpers import spec
 
@@ -57,8 +57,8 @@ def test_a_stop_its_main_thread_never_answers_ends_the_worker_through_the_watchd
     script = textwrap.dedent(
         f"""
         import os, signal, sys, time
-        import bench.worker as worker
-        from bench.store import RunFolder
+        import bench.cell.worker as worker
+        from bench.cell.store import RunFolder
         worker.STOPPED_GRACE_S = 0.2
         worker._start_watchdog()
         signal.signal(signal.SIGTERM, lambda signum, frame: None)  # the stop is swallowed

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench.cell.cells import Cell
+from bench.cell.status import CellStatus, JobView, cell_status
 from bench.cluster import jobfile
 from bench.cluster.launch import Batch
-from bench.status import CellStatus, JobView, cell_status
-from bench.sweep import Cell
 
 POLL_S = 1.0
 _LOCAL_STATES = {"RUNNING": "RUNNING", "FINISHED": "COMPLETED", "INTERRUPTED": "CANCELLED"}

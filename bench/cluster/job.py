@@ -9,7 +9,7 @@ A job of several tasks (profile key `tasks_per_node`) runs the cell data-paralle
 each task exports the ranks torch reads (RANK = SLURM_PROCID, WORLD_SIZE = SLURM_NTASKS, LOCAL_RANK =
 SLURM_LOCALID, MASTER_ADDR the job's first node, MASTER_PORT drawn from the job id: submitit's
 TorchDistributedEnvironment) and computes on cuda:LOCAL_RANK; rank 0 writes the run folder
-(bench/execute.py) and every rank resumes from its checkpoint after a requeue.
+(bench/cell/execute.py) and every rank resumes from its checkpoint after a requeue.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from bench import states
-from bench.execute import execute, now
-from bench.store import RunFolder
+from bench.cell import states
+from bench.cell.execute import execute, now
+from bench.cell.store import RunFolder
 
 
 @dataclass(frozen=True)

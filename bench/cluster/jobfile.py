@@ -1,5 +1,5 @@
 """A cell's cluster job: its `job.json` (cluster, job id, log paths, snapshot; written at submission), and
-what the job's scheduler says of it now, as the `JobView` that bench/status.py reads.
+what the job's scheduler says of it now, as the `JobView` that bench/cell/status.py reads.
 
 Only this package reads or writes job.json.
 """
@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench import atomic, states
+from bench import atomic
+from bench.cell import states
+from bench.cell.status import JobView
+from bench.cell.store import RunFolder
 from bench.cluster import scheduler
-from bench.status import JobView
-from bench.store import RunFolder
 
 JOB_FILE = "job.json"
 

@@ -23,18 +23,19 @@ import submitit
 import yaml
 from submitit.core.utils import FailedJobError
 
-from bench import registry, states
+from bench import registry
+from bench.cell import states
+from bench.cell.cells import Cell
+from bench.cell.execute import now
+from bench.cell.spec import RunSpec
+from bench.cell.store import RunFolder, Store
 from bench.cluster import jobfile
 from bench.cluster.job import CellJob
 from bench.cluster.preflight import preflight
 from bench.cluster.profile import Profile, load_profile
 from bench.cluster.snapshot import setup_lines, take
 from bench.errors import BenchError
-from bench.execute import now
 from bench.params import parse_assignments
-from bench.spec import RunSpec
-from bench.store import RunFolder, Store
-from bench.sweep import Cell
 
 
 @dataclass

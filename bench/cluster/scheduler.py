@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bench import states
+from bench.cell import states
 
 ACTIVE = {
     "PENDING",
@@ -55,7 +55,7 @@ class Jobs:
 
 
 def phase(state: str | None, gone: bool = False) -> str | None:
-    """The scheduler's word for a job as bench/states.py says it: waiting, started or ended; None when
+    """The scheduler's word for a job as bench/cell/states.py says it: waiting, started or ended; None when
     nothing is known (no state, and not known to have left the queue)."""
     if state in STARTED:
         return states.JOB_STARTED

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from bench import atomic
-from bench.codeversion import tree_version
+from bench.cell.codeversion import tree_version
+from bench.cell.spec import ROOT
 from bench.errors import BenchError
-from bench.spec import ROOT
 
 PACKAGES = ("bench", "methods", "tasks")
 MANIFEST = "snapshot.json"
@@ -36,7 +36,7 @@ def content_hash(root: Path) -> str:
 
 def take(results: Path) -> Path:
     """The snapshot of the current code under `results`; a BenchError if the code changes meanwhile."""
-    from bench.provenance import git_commit
+    from bench.cell.provenance import git_commit
 
     parent = Path(results).resolve() / "snapshots"
     parent.mkdir(parents=True, exist_ok=True)

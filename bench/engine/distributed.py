@@ -1,11 +1,12 @@
 """Data-parallel training: one run on several ranks (processes), each embedding a shard of every step.
 
 The ranks come from the environment torchrun sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
-MASTER_PORT); `bench run --nproc N` (bench/ranks.py) and a SLURM job of several tasks (bench/cluster/job.py)
-set the same. Every rank builds the same model from the same seed, draws the same batches and views, and
-so holds the same global StepInputs; `embed_step` (bench/engine/embed.py) embeds the rank's `shard` of each
-forward pass and `gather`s the rows of all ranks, so every rank computes the full single-process loss L on
-the global batch. After backward, `average_gradients` makes each rank's gradient the single-process one:
+MASTER_PORT); `bench run --nproc N` (bench/cell/ranks.py) and a SLURM job of several tasks
+(bench/cluster/job.py) set the same. Every rank builds the same model from the same seed, draws the same
+batches and views, and so holds the same global StepInputs; `embed_step` (bench/engine/embed.py) embeds the
+rank's `shard` of each forward pass and `gather`s the rows of all ranks, so every rank computes the full
+single-process loss L on the global batch. After backward, `average_gradients` makes each rank's gradient the
+single-process one:
 
 - `gather` is torch.distributed.nn.functional.all_gather, whose backward hands each rank the SUM over
   ranks of the gradients of its rows; each rank's loss is the same L, so rank r's rows z_r get W·∂L/∂z_r

@@ -11,7 +11,6 @@ right after drawing step s, what the checkpoint after step s saves.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -24,17 +23,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.engine.batches import BatchSampler
 from bench.engine.inputs import StepInputs
+from bench.seeds import view_generator
 from tasks.base import Task, TaskData, take
 
 SSL_VIEWS = ("two", "original")
-
-
-def view_generator(seed: int, step: int, what: str = "views") -> torch.Generator:
-    """The generator of the views of step `step` of a run with train seed `seed`: seeded with the first 8
-    bytes of SHA-256(f"views:{seed}:{step}") as an integer modulo 2^63; `what` names another stream of
-    draws of the step (`alternatives`: the B alternative of each row)."""
-    digest = hashlib.sha256(f"{what}:{seed}:{step}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") % 2**63)
 
 
 def needed(wanted: frozenset[str], ssl_views: str) -> dict[str, bool]:

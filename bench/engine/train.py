@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from bench.atomic import CorruptFile
+from bench.cell.rules import empty_cell
 from bench.engine import checkpoint
 from bench.engine.batches import BatchSampler, BatchShape, batch_shape
 from bench.engine.distributed import Dist
@@ -38,7 +39,7 @@ from methods.base import COMMON_PARAMS as SCALE_PARAMS
 from methods.base import FEATURES
 
 if TYPE_CHECKING:
-    from bench.spec import RunSpec
+    from bench.cell.spec import RunSpec
     from methods.base import BatchEmbeddings, FitData, Method
     from tasks.base import Task, TaskData
 
@@ -177,39 +178,6 @@ def setup(
     )
     run.sampler_state = sampler.state_dict()
     return run
-
-
-def generator_seeds(seed: int) -> list[int]:
-    """Every seed the engine derives from train seed `seed` for a generator: torch.manual_seed(seed) and the
-    batch streams' 3·seed + 0, 1, 2 (batches.py); each must lie in [0, 2^63). (The views' generator of each
-    step is seeded from a hash of the seed and the step: loader.py.)"""
-    return [seed, seed * 3, seed * 3 + 1, seed * 3 + 2]
-
-
-def empty_cell(split: Split, n: int, ratio: float, method: Method, hp: dict[str, Any]) -> str | None:
-    """Why a cell of a pool of `n` items split as `split` would train on nothing it was asked for, or
-    None: a validation split asked for (val_fraction > 0) that holds no item or every item; pairs asked
-    for (r > 0) and none drawn; a method that trains without pairs at r = 0 and no unpaired rows of both
-    modalities. (A method that needs pairs at r = 0 reports its untrained model: the paper's no-pairs
-    row.) The text ends with the opt-in, task parameter allow_empty."""
-    n_val, vf = len(split.val), hp["val_fraction"]
-    n_train = n - n_val
-    n_u = min(len(split.unpaired_a), len(split.unpaired_b))
-    why = None
-    if vf > 0 and n_val == 0:
-        why = f"val_fraction={vf:g} of {n} train items holds out round({vf * n:g}) = 0 items"
-    elif vf > 0 and n_train == 0:
-        why = f"val_fraction={vf:g} of {n} train items holds out all {n_val}, leaving none to train on"
-    elif ratio > 0 and len(split.paired) == 0:
-        why = f"r = {ratio:g} of {n_train} train items gives round({ratio * n_train:g}) = 0 pairs"
-    elif ratio == 0 and not method.needs_pairs and n_u == 0:
-        why = (
-            f"r = 0 and {len(split.unpaired_a)}/{len(split.unpaired_b)} unpaired A/B items of {n_train}: "
-            f"{method.name} has nothing to train on"
-        )
-    if why is None:
-        return None
-    return f"{why}; enlarge the train pool, or set --task-param allow_empty=true to run it anyway"
 
 
 def build_model(task: Task, method: Method, data: TaskData, hp: dict[str, Any]) -> TwoTower:

@@ -4,7 +4,7 @@ One synthetic grid (every method × pair ratios 0.05, 0.1 × as many seeds as `c
 `cells` of it) runs twice, each time in a fresh temporary results folder, `jobs` cells at once with
 cores / jobs torch threads each: first with the reference, one `python -m bench exec FOLDER` process
 per cell (how `run --jobs` worked before its worker pool), then with the worker pool of
-`bench/pool.py`. For each it reports the wall time, Σ train_s + Σ eval_s and Σ data_s from the run
+`bench/cell/pool.py`. For each it reports the wall time, Σ train_s + Σ eval_s and Σ data_s from the run
 folders' status.json cost, and the overhead of a cell beyond its own training and evaluation:
 (jobs × wall − Σ(train_s + eval_s)) / cells, with jobs capped at cells. That overhead holds process
 start, imports, loading the data, building the model, the writes of the run folder and the wait for
@@ -25,13 +25,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import registry
-from bench import states as S
+from bench.cell import states as S
+from bench.cell.cells import EXIT_BUSY, Cell, threads_per_job
+from bench.cell.grid import Grid, expand
+from bench.cell.pool import WorkerPool, workers_dir
+from bench.cell.spec import ROOT, RunSpec
+from bench.cell.store import Store
+from bench.cell.sweep import plan
 from bench.errors import BenchError
-from bench.grid import Grid, expand
-from bench.pool import WorkerPool, workers_dir
-from bench.spec import ROOT, RunSpec
-from bench.store import Store
-from bench.sweep import EXIT_BUSY, Cell, plan, threads_per_job
 
 RATIOS = (0.05, 0.1)
 RUNNERS = ("per-cell processes", "worker pool")

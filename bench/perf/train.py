@@ -31,14 +31,14 @@ from typing import Any
 import torch
 
 from bench import registry
-from bench.engine.device import default_device
+from bench.cell.spec import RunSpec
+from bench.device import default_device
 from bench.engine.loader import StepLoader, default_workers
 from bench.engine.precision import resolve_device
 from bench.engine.train import Run, embed, fit, optimise, setup, step_loader
 from bench.errors import BenchError
 from bench.perf.losses import _profiled
 from bench.perf.train_reference import ReferenceStep
-from bench.spec import RunSpec
 
 PHASES = ("data", "forward", "loss", "backward", "optimizer")
 REFERENCE = ReferenceStep.name

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.errors import BenchError
-from bench.states import DONE
 from bench.suggest import closest
 
 IDENTITY = ("method", "task", "pair_ratio", "split_seed", "seed")

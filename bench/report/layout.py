@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.errors import BenchError
 from bench.report.frame import metric_columns, primary_metric
-from bench.states import DONE
 from bench.suggest import closest
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from bench import atomic
+from bench.cell.states import DONE
 from bench.errors import BenchError
 from bench.report.ablation import ablation_rows
 from bench.report.frame import in_order, prepare, primary_metric, row_label, variant_rows
 from bench.report.layout import pick
 from bench.report.names import names
-from bench.states import DONE
 
 KINDS = ("ratio", "ablation", "cost")
 LEGEND_ROWS = 12  # legend entries per column

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.errors import BenchError
 from bench.report.frame import IDENTITY, in_order, prepare, reference_names, row_label, variant_rows
 from bench.report.layout import Column, columns_for, pick
@@ -45,7 +46,6 @@ from bench.report.protocol import column_protocols
 from bench.report.protocol import legend as protocol_legend
 from bench.report.published import matching
 from bench.report.stats import SIGN_FLIP, T_TEST, PairedTest, ci_half, holm, paired_test, summarize
-from bench.states import DONE
 
 SPREADS = ("std", "ci")
 

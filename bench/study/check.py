@@ -53,8 +53,8 @@ def check_report_metric(study: Study, results: Path) -> None:
 def recorded_metrics(results: Path, task: str) -> set[str]:
     """The metric names of the done runs of `task` under `results`."""
     from bench.atomic import CorruptFile
-    from bench.states import DONE
-    from bench.store import Store
+    from bench.cell.states import DONE
+    from bench.cell.store import Store
 
     out: set[str] = set()
     for folder in Store(results).all_folders():
@@ -70,9 +70,9 @@ def untrained_metrics(spec) -> list[str]:
     """The test metrics of an untrained model of the cell `spec`, built as its run builds it."""
     import torch
 
+    from bench.cell.execute import load_task
     from bench.engine.split import make_split
     from bench.engine.train import build_model
-    from bench.execute import load_task
     from bench.registry import methods
 
     hp = spec.task_params

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.report.frame import canonical
-from bench.states import DONE
 
 FREE = ("steps", "eval_every", "checkpoint_every")  # what may differ from a cost record's run
 

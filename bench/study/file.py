@@ -133,8 +133,8 @@ class Reader:
         return value
 
     def train_seed(self, key: str, value: Any) -> int:
-        """A seed that also seeds the engine's derived generators (bench.grid.check_seeds)."""
-        from bench.grid import TRAIN_SEED_END
+        """A seed that also seeds the engine's derived generators (bench.cell.grid.check_seeds)."""
+        from bench.cell.grid import TRAIN_SEED_END
 
         self.integer(key, value)
         if value >= TRAIN_SEED_END:

@@ -16,9 +16,9 @@ from functools import partial
 from pathlib import Path
 
 from bench import registry
+from bench.cell.grid import Grid, expand, inapplicable
+from bench.cell.spec import RunSpec
 from bench.errors import BenchError
-from bench.grid import Grid, expand, inapplicable
-from bench.spec import RunSpec
 from bench.study.file import MethodSetting, Study, TaskSetting
 from bench.tune.preset import apply_preset, preset_path
 
@@ -53,13 +53,13 @@ def tuned_names(study: Study, method: MethodSetting, task: TaskSetting) -> list[
 
 
 def applies(method: MethodSetting, task: TaskSetting) -> bool:
-    """Whether the study runs `method` on `task`: a method that does not apply to a task (bench.grid
+    """Whether the study runs `method` on `task`: a method that does not apply to a task (bench.cell.grid
     `inapplicable`, e.g. semiclip on a task without concepts) is left out of that task."""
     return why_not(method, task) is None
 
 
 def why_not(method: MethodSetting, task: TaskSetting) -> str | None:
-    """Why `method` does not apply to `task` (bench.grid `inapplicable`), or None."""
+    """Why `method` does not apply to `task` (bench.cell.grid `inapplicable`), or None."""
     entry, task_entry = registry.methods().get(method.name), registry.tasks().get(task.name)
     return inapplicable(entry, task_entry.create(task_entry.resolve(dict(task.params))))
 
@@ -70,7 +70,7 @@ def tune_name(study: Study, method: str, task: str) -> str:
 
 def tune_configs(study: Study, results: Path) -> list:
     """The StudyConfig of every (method, task) the study tunes, as `tune` would make it."""
-    from bench.tune.command import study_config
+    from bench.cli.tune import study_config
 
     out = []
     for task in study.tasks:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench import atomic
+from bench.cell.states import DONE
 from bench.errors import BenchError
-from bench.states import DONE
 from bench.study.file import Study, report_dir
 from bench.study.plan import StudyCell
 
@@ -28,8 +28,8 @@ FILES = ("report.md", "tables.tex", "report.html", "study.yaml")
 
 def study_runs(cells: list[StudyCell], results: Path) -> pd.DataFrame:
     """The collected rows of the study's cells that have a run folder, with their `setting`."""
-    from bench.collect import row
-    from bench.store import Store
+    from bench.cell.collect import row
+    from bench.cell.store import Store
 
     store = Store(results)
     rows = []
@@ -124,8 +124,8 @@ def make_figures(study: Study, runs: pd.DataFrame, folder: Path, notes: list[str
 
 def failed(runs: pd.DataFrame) -> list[str]:
     """One line per cell that is not done: its state and, for a failure, the reason and the log."""
-    from bench.status import cell_status
-    from bench.store import RunFolder
+    from bench.cell.status import cell_status
+    from bench.cell.store import RunFolder
 
     lines = []
     for _, r in runs[runs["state"] != DONE].sort_values(["task", "method", "pair_ratio", "seed"]).iterrows():

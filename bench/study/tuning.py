@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.cell.spec import ROOT
 from bench.errors import BenchError
-from bench.spec import ROOT
 
 
 def trials_of(cfg) -> list:
@@ -59,7 +59,7 @@ def left(cfg, trials: int) -> int:
 def check(study, configs: list) -> None:
     """Before anything is written: each tuning study's metric is one its task reports, and a study of the
     same name has the same setup (`tune`'s checks); a mistake names the file's `tune`."""
-    from bench.tune.command import check_studies
+    from bench.cli.tune import check_studies
 
     try:
         check_studies(configs, rename="by saving the study file under a new name (it names its tuning)")
@@ -70,7 +70,7 @@ def check(study, configs: list) -> None:
 def tune_all(configs: list, trials: int, jobs: int, cluster: str, profile, cluster_params) -> list[str]:
     """Bring every study to its budget (their setups checked first: `check`); one line per study that ran
     trials or lacks its preset."""
-    from bench.tune.command import finish
+    from bench.cli.tune import finish
     from bench.tune.preset import preset_path
 
     ran = set()

@@ -35,9 +35,9 @@ def submit_workers(cfg, shares: list[int], profile: str | None, cluster_params: 
     """Submit one array task per share and wait for them all; a failed task is a BenchError."""
     from submitit.core.utils import FailedJobError, UncompletedJobError
 
+    from bench.cell.store import Store
     from bench.cluster.launch import Launcher
     from bench.cluster.snapshot import take
-    from bench.store import Store
     from bench.tune.study import trial_spec
 
     launcher = Launcher.prepare("slurm", profile, cluster_params, [trial_spec(cfg, {})])

@@ -14,11 +14,12 @@ from typing import Any
 
 import optuna
 
-from bench import atomic, registry, states
+from bench import atomic, registry
+from bench.cell import states
+from bench.cell.execute import execute
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 from bench.errors import BenchError
-from bench.execute import execute
-from bench.spec import RunSpec
-from bench.store import Store
 from bench.tune.space import suggest
 
 
@@ -212,11 +213,11 @@ def trial_spec(cfg: StudyConfig, values: dict[str, Any]) -> RunSpec:
 
 
 def check_trials(cfg: StudyConfig) -> None:
-    """Refuse before the first trial what `run` refuses of a grid before anything is written (bench/grid.py):
-    the seeds (--seed, --split-seed), the task's rules (Task.check) and a cell that would train on nothing it
-    was asked for, on the validation split of the study's trial with its searched parameters at their
-    defaults."""
-    from bench.grid import Grid, check_seeds, expand
+    """Refuse before the first trial what `run` refuses of a grid before anything is written
+    (bench/cell/grid.py): the seeds (--seed, --split-seed), the task's rules (Task.check) and a cell that
+    would train on nothing it was asked for, on the validation split of the study's trial with its searched
+    parameters at their defaults."""
+    from bench.cell.grid import Grid, check_seeds, expand
 
     check_seeds([cfg.seed], cfg.split_seed, ("--seed", "--split-seed"))
     cell = ([cfg.method], [cfg.task], [cfg.pair_ratio], [cfg.seed], cfg.split_seed)
@@ -248,9 +249,9 @@ def untrained_metrics(cfg: StudyConfig) -> list[str]:
     built as the study's runs build theirs (the task's data stays loaded for the first trial)."""
     import torch
 
+    from bench.cell.execute import load_task
     from bench.engine.split import make_split
     from bench.engine.train import build_model
-    from bench.execute import load_task
 
     spec = trial_spec(cfg, {})
     hp = spec.task_params

@@ -38,10 +38,8 @@ def _files_present() -> bool:
 
 def ensure_installed() -> None:
     """Install the Debian packages when missing (as root), else a BenchError saying how."""
-    from tasks.protein import Protein  # the package imports this module: only at call time
-
     if not _files_present():
-        apt.ensure(Protein, PACKAGES, "the source debian:metastudent", OTHER_SOURCES)
+        apt.ensure("protein", PACKAGES, "the source debian:metastudent", OTHER_SOURCES)
     if not _files_present():
         raise BenchError(
             f"metastudent-data is installed but {DATA} lacks its files; reinstall it with "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench.engine.device import default_device
+from bench.device import default_device
 from bench.errors import BenchError
 from tasks.protein.validate import STANDARD
 

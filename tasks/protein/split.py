@@ -51,10 +51,8 @@ def sizes(n_eligible: int, n_train: int, n_test: int) -> tuple[int, int]:
 
 def clusters(sequences: list[str], identity: float, mode: str = "cluster") -> np.ndarray:
     """MMseqs2 cluster label (the index of the representative) of each sequence; mode a key of MODES."""
-    from tasks.protein import Protein  # the package imports this module: only at call time
-
     if shutil.which("mmseqs") is None:
-        apt.ensure(Protein, ("mmseqs2",), "the homology split", "or set split=random")
+        apt.ensure("protein", ("mmseqs2",), "the homology split", "or set split=random")
     if shutil.which("mmseqs") is None:
         raise BenchError(
             "the homology split needs the `mmseqs` program (Debian mmseqs2); or set split=random"

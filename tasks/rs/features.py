@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from bench import cache
-from bench.engine.device import default_device
+from bench.device import default_device
 from tasks import _openclip
 from tasks._frozen import unit_features
 from tasks.rs import data, inputs

@@ -54,11 +54,7 @@ def ensure_installed(root: Path) -> None:
     """Install the Debian package when the files are missing from ROOT (as root), else a BenchError
     saying how; a `root` other than ROOT (a copy, a test's files) must simply hold the files."""
     if root == ROOT and not present(root):
-        from bench import registry  # the task imports this module: its class only at call time
-
-        apt.ensure(
-            registry.tasks().get("vl").cls, (PACKAGE,), "the source debian:fashion-mnist", OTHER_SOURCES
-        )
+        apt.ensure("vl", (PACKAGE,), "the source debian:fashion-mnist", OTHER_SOURCES)
     if not present(root):
         missing = [p.name for split in SPLITS for p in paths(root, split) if not p.is_file()]
         hint = f"reinstall it with `sudo apt-get install --reinstall {PACKAGE}`" if root == ROOT else ""

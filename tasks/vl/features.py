@@ -27,9 +27,9 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from bench import cache, shards
-from bench.engine.device import default_device
-from bench.engine.loader import view_generator
+from bench.device import default_device
 from bench.errors import BenchError
+from bench.seeds import view_generator
 from tasks import _openclip, contamination
 from tasks._frozen import unit_features
 from tasks.rs import lazy

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.cell.states import DONE
 from bench.report.frame import in_order, prepare, row_label, variant_rows
 from bench.report.layout import columns_for
 from bench.report.names import names
-from bench.states import DONE
 
 UNIT = "%"
 DIGITS = 1  # as `table` shows them

@@ -6,7 +6,7 @@ does); `--method-param gentle_clip.k=v` to that method alone. The same holds for
 Every check happens here, before any folder is made: each parameter within its valid range
 (`Param.valid`), each task's rules (`Task.check`), seeds that the generators take (with the seeds the
 engine derives from them), and no cell that would train on nothing it was asked for
-(`bench.engine.train.empty_cell`, when the task knows its pool size without loading: `Task.pool_size`;
+(`bench.cell.rules.empty_cell`, when the task knows its pool size without loading: `Task.pool_size`;
 else the engine refuses such a cell at set-up). Task parameter allow_empty=true lets such a cell run. A method
 that does not apply to a task (`Method.requires`, `Task.provides`) is refused there, or left out with
 `--methods all` (`left_out` names those pairs in one line).
@@ -18,10 +18,10 @@ import itertools
 from dataclasses import dataclass, field
 
 from bench import registry
+from bench.cell.spec import RunSpec
 from bench.errors import BenchError
 from bench.params import SEEDS, Interval
 from bench.registry import Entry, Registry
-from bench.spec import RunSpec
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def check_seeds(
 ) -> None:
     """Refuse a train seed unless it and the seeds the engine derives from it (`generator_seeds`) lie in
     [0, 2^63), and a split seed unless it does; `flags` name the train and split seeds' flags."""
-    from bench.engine.train import generator_seeds
+    from bench.seeds import generator_seeds
 
     for seed in seeds:
         if not all(g in Interval.parse(SEEDS) for g in generator_seeds(seed)):
@@ -171,10 +171,10 @@ TRAIN_SEED_END = (2**63 - 3) // 3 + 1  # the first train seed s with 3Â·s + 2 â‰
 
 def check_cells(specs: list[RunSpec], tasks: dict) -> None:
     """Refuse the first cell whose method refuses its split (`Method.check_pool`) or that would train on
-    nothing it was asked for (bench.engine.train.empty_cell; cells with allow_empty=true are let through),
+    nothing it was asked for (bench.cell.rules.empty_cell; cells with allow_empty=true are let through),
     for the tasks whose pool size is known without loading."""
+    from bench.cell.rules import empty_cell
     from bench.engine.split import make_split
-    from bench.engine.train import empty_cell
 
     splits: dict = {}
     for spec in specs:

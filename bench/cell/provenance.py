@@ -10,7 +10,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from bench.spec import ROOT
+from bench.cell.spec import ROOT
 
 PACKAGES = ("torch", "numpy", "pandas", "open_clip_torch", "fair-esm", "sentence-transformers", "submitit")
 

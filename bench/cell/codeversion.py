@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("bench", "methods", "tasks")
 ENGINE = "bench.engine"
 TREE = ("bench/engine", "methods", "tasks")
@@ -56,25 +56,41 @@ def _nodes(tree: ast.AST):
 
 def _imports(path: Path, module: str) -> frozenset[str]:
     """The modules `path` imports at run time; for `from X import y`, X.y as well (y may be a module)."""
+    return frozenset(name for base, item in _statements(path, module) for name in (base, item) if name)
+
+
+def imported(path: Path, module: str, root: Path = ROOT) -> frozenset[str]:
+    """The modules the code of `path` names in its imports, run-time ones (in functions too): `import a.b`
+    names a.b; `from X import y` names X.y when that is a project module (under `root`), else X. (Python
+    also runs the enclosing packages' __init__.py, which `_imports` and `sources` count: this is the
+    graph of what a module asks for, whose circles tests/test_layout.py refuses.)"""
+    found = set()
+    for base, item in _statements(path, module):
+        found.add(item if item and module_file(item, root) is not None else base)
+    return frozenset(found)
+
+
+def _statements(path: Path, module: str) -> frozenset[tuple[str, str | None]]:
+    """(X, None) for each `import X`, (X, X.y) for each `from X import y` (relative ones made absolute) of
+    `path`, outside `if TYPE_CHECKING:` blocks."""
     stat = path.stat()
     return _parsed_imports(path, module, stat.st_mtime_ns, stat.st_size)
 
 
 @cache
-def _parsed_imports(path: Path, module: str, mtime_ns: int, size: int) -> frozenset[str]:
-    """_imports, parsed once per version of the file (its modification time and size)."""
+def _parsed_imports(path: Path, module: str, mtime_ns: int, size: int) -> frozenset[tuple[str, str | None]]:
+    """_statements, parsed once per version of the file (its modification time and size)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
+    found: set[tuple[str, str | None]] = set()
     for node in _nodes(ast.parse(path.read_bytes(), str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.update((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, *([base] if base else [])])
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            found.update((base, f"{base}.{alias.name}") for alias in node.names)
     return frozenset(found)
 
 

@@ -1,6 +1,6 @@
 """The sweep's side of the worker pool (`run --jobs N`, N ≥ 2).
 
-Each worker is `python -m bench worker --threads T --parent PID` (bench/worker.py), started
+Each worker is `python -m bench worker --threads T --parent PID` (bench/cell/worker.py), started
 once: it pays process start, imports and (through execute's memo of the last loaded task) loading
 a task's data once, not once per cell. The protocol is JSON lines:
 
@@ -43,11 +43,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import states as S
-from bench.spec import ROOT, task_key
-from bench.store import or_empty
-from bench.sweep import Cell
-from bench.worker import signal_name
+from bench.cell import states as S
+from bench.cell.cells import Cell
+from bench.cell.spec import ROOT, task_key
+from bench.cell.store import or_empty
+from bench.cell.worker import signal_name
 
 WORKERS_DIR = "workers"  # under the results root: each worker's own log
 STOP_GRACE_S = 10.0  # how long a stopped worker gets to record its cell before SIGKILL

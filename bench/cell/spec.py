@@ -1,7 +1,7 @@
 """RunSpec: one cell of a sweep, and its stable run id.
 
 run_id = sha256(canonical JSON of the spec + the cell's code version)[:16]. The code version
-(bench/codeversion.py) hashes only the sources that decide this cell's numbers: editing the CLI,
+(bench/cell/codeversion.py) hashes only the sources that decide this cell's numbers: editing the CLI,
 the reports, a benchmark or another method keeps the run, while editing its loss starts a new one.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import BenchError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ class RunSpec:
 
     def code_version(self) -> str:
         """The version of the sources this cell runs: the engine, its method's and its task's modules and
-        what they import (bench/codeversion.py)."""
+        what they import (bench/cell/codeversion.py)."""
         from bench import registry
-        from bench.codeversion import cell_version, tree_version
+        from bench.cell.codeversion import cell_version, tree_version
 
         try:
             method, task = registry.methods().get(self.method), registry.tasks().get(self.task)

@@ -1,13 +1,34 @@
-"""Command line: `python -m bench <command>`. Heavy imports happen inside the commands."""
+"""Command line: `python -m bench <command>`: the parser and the table of commands (COMMANDS: each name to
+the function that runs it, in its family's module). Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
 import argparse
 import errno
 import sys
+from collections.abc import Callable
 
-from bench.clihelp import explain
+from bench.cli import perf, results, run, study, tune
+from bench.cli.help import explain
 from bench.errors import BenchError
+
+# each command's function: it takes the parsed arguments and returns the exit code
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": run.cmd_list,
+    "run": run.cmd_run,
+    "data": run.cmd_data,
+    "exec": run.cmd_exec,
+    "worker": run.cmd_worker,
+    "status": results.cmd_status,
+    "collect": results.cmd_collect,
+    "table": results.cmd_table,
+    "plot": results.cmd_plot,
+    "report": results.cmd_report,
+    "perf": perf.cmd_perf,
+    "tune": tune.cmd_tune,
+    "tune_worker": tune.cmd_tune_worker,
+    "study": study.cmd_study,
+}
 
 DEFAULT_TASK = "protein"
 
@@ -285,15 +306,13 @@ def add_selection(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bench import commands
-
     try:
-        return getattr(commands, f"cmd_{args.command}")(args)
+        return COMMANDS[args.command](args)
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except OSError as err:
-        from bench.faults import fault_line, is_fault
+        from bench.cell.faults import fault_line, is_fault
 
         if not is_fault(err):
             raise

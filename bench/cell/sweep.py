@@ -3,32 +3,22 @@ worker processes that each get their share of the cores as torch's thread count.
 
 One failed cell never stops the others; a cell another process is running is left to it.
 
-With `--jobs N` (N ≥ 2) the cells go to a pool of N long-lived worker processes (bench/pool.py, the
-sweep's side; bench/worker.py, the worker's), which pay process start, imports and loading a task's
-data once, not once per cell. With `--nproc N` (N ≥ 2) each cell trains on N ranks (bench/ranks.py), one
+With `--jobs N` (N ≥ 2) the cells go to a pool of N long-lived worker processes (bench/cell/pool.py, the
+sweep's side; bench/cell/worker.py, the worker's), which pay process start, imports and loading a task's
+data once, not once per cell. With `--nproc N` (N ≥ 2) each cell trains on N ranks (bench/cell/ranks.py), one
 cell at a time: the ranks share the cores, so cells do not run side by side.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 from tqdm import tqdm
 
-from bench import states as S
-from bench.execute import execute
-from bench.limits import process_limit
-from bench.spec import RunSpec
-from bench.store import RunFolder, Store
-
-EXIT_BUSY = 3  # `bench exec` exit code when another process holds the cell's lock
-
-
-@dataclass(frozen=True)
-class Cell:
-    spec: RunSpec
-    folder: RunFolder
+from bench.cell import states as S
+from bench.cell.cells import Cell, threads_per_job
+from bench.cell.execute import execute
+from bench.cell.limits import process_limit
+from bench.cell.spec import RunSpec
+from bench.cell.store import Store
 
 
 def plan(store: Store, specs: list[RunSpec]) -> list[Cell]:
@@ -36,16 +26,12 @@ def plan(store: Store, specs: list[RunSpec]) -> list[Cell]:
     return [Cell(spec, store.create(spec, spec.run_id())) for spec in specs]
 
 
-def threads_per_job(jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // jobs)
-
-
 def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, nproc: int = 1) -> dict[str, str]:
     """Execute the cells that need it; return run_id → final state (done, failed, pruned, busy).
 
     `jobs` cells at once in worker processes (None: one per core, fewer where memory is short,
-    bench/limits.py); 1 runs them in this process; `nproc` > 1
-    runs each cell on that many ranks, one cell after another (bench/ranks.py)."""
+    bench/cell/limits.py); 1 runs them in this process; `nproc` > 1
+    runs each cell on that many ranks, one cell after another (bench/cell/ranks.py)."""
     todo = [c for c in cells if force or c.folder.state() != S.DONE]
     if jobs is None:
         jobs = 1 if nproc > 1 else min(process_limit()[0], len(todo))
@@ -53,7 +39,7 @@ def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, npro
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not todo, dynamic_ncols=True)
     try:
         if nproc > 1:
-            from bench.ranks import run_ranked
+            from bench.cell.ranks import run_ranked
 
             for cell in todo:
                 bar.set_postfix_str(cell.spec.label())
@@ -65,7 +51,7 @@ def run_cells(cells: list[Cell], jobs: int | None = 1, force: bool = False, npro
                 states[cell.folder.run_id] = execute(cell.folder, force=force)
                 bar.update()
         elif todo:
-            from bench.pool import WorkerPool, workers_dir
+            from bench.cell.pool import WorkerPool, workers_dir
 
             pool = WorkerPool(min(jobs, len(todo)), threads_per_job(jobs), workers_dir(todo))
             states.update(pool.run(todo, force, lambda: bar.update()))

@@ -10,17 +10,17 @@ import sys
 from pathlib import Path
 
 from bench import registry
+from bench.cell.limits import check_processes
+from bench.cell.spec import ROOT
 from bench.errors import BenchError
-from bench.limits import check_processes
 from bench.params import parse_assignments
-from bench.spec import ROOT
 
 DEFAULT_VAL_FRACTION = "0.2"
 EVALS_PER_RUN = 4  # intermediate evaluations the pruner sees when --task-param eval_every is not given
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.store import Store, results_root
+    from bench.cell.store import Store, results_root
 
     results = results_root(args.results)
     if args.show:
@@ -60,7 +60,7 @@ def check_studies(configs: list, rename: str = "with --study NEW_NAME") -> None:
 
 def select_methods(args: argparse.Namespace) -> list[str]:
     """--method M, or --methods m1,m2 with --budget equal (every method gets --trials trials)."""
-    from bench.grid import parse_names
+    from bench.cell.grid import parse_names
 
     if bool(args.method) == bool(args.methods):
         raise BenchError("name the method to tune: --method M, or --methods m1,m2 --budget equal")
@@ -71,7 +71,7 @@ def select_methods(args: argparse.Namespace) -> list[str]:
 
 def study_config(args: argparse.Namespace, method: str, results: Path, several: bool):
     """The study of one method: its search space, fixed parameters, metric, name and storage."""
-    from bench.grid import parse_ratios
+    from bench.cell.grid import parse_ratios
     from bench.tune.space import search_space
     from bench.tune.study import StudyConfig
     from tasks.base import Task

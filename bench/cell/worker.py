@@ -1,5 +1,6 @@
-"""The worker's side of the pool (bench/pool.py): `python -m bench worker`, one process that runs the cells
-it is sent, one at a time, each in its folder (bench/execute.py), its output in the cell's worker.txt.
+"""The worker's side of the pool (bench/cell/pool.py): `python -m bench worker`, one process that runs the
+cells it is sent, one at a time, each in its folder (bench/cell/execute.py), its output in the cell's
+worker.txt.
 
 SIGTERM or SIGINT (the sweep stopping it, Ctrl-C, or the parent-death signal when the sweep is killed)
 raises WorkerStopped in the main thread: execute records the cell failed with it, and the worker exits.
@@ -24,12 +25,12 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench import states
-from bench.execute import execute, now
-from bench.store import RunFolder
+from bench.cell import states
+from bench.cell.execute import execute, now
+from bench.cell.store import RunFolder
 
 STOPPED_GRACE_S = 5.0  # a stopped worker's time to record its cell and exit before its watchdog does it
-# (shorter than the sweep's own grace, bench/pool.py STOP_GRACE_S, after which the sweep kills it)
+# (shorter than the sweep's own grace, bench/cell/pool.py STOP_GRACE_S, after which the sweep kills it)
 
 _running: RunFolder | None = None  # the cell this worker runs now, for the watchdog
 

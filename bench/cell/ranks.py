@@ -20,12 +20,12 @@ import subprocess
 import sys
 import time
 
-from bench import states as S
-from bench.pool import STOP_GRACE_S, record_failure
-from bench.spec import ROOT
-from bench.store import or_empty
-from bench.sweep import EXIT_BUSY, Cell, threads_per_job
-from bench.worker import signal_name
+from bench.cell import states as S
+from bench.cell.cells import EXIT_BUSY, Cell, threads_per_job
+from bench.cell.pool import STOP_GRACE_S, record_failure
+from bench.cell.spec import ROOT
+from bench.cell.store import or_empty
+from bench.cell.worker import signal_name
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """The results store: `<results>/runs/<run_id>/`, one folder per run.
 
 A folder holds spec.json, about.json (what the tables need to know of its method and task, and its
-code version: bench/registry.py `describe`), status.json (its recorded state, bench/states.py; with
+code version: bench/registry.py `describe`), status.json (its recorded state, bench/cell/states.py; with
 error and traceback when failed, cost and provenance when done), metrics.json (flat name → number),
 split.json (the paired indices), history.json (intermediate evaluations), log.txt and checkpoint.pt. Every
 write is atomic; a per-folder lock says whether some process is running the cell now.
@@ -9,11 +9,11 @@ write is atomic; a per-folder lock says whether some process is running the cell
 A file damaged anyway (truncated by a full disk or a copy cut short) raises atomic.CorruptFile, naming it,
 from its reader. Every command goes on without it: a folder whose spec.json cannot be read is left out of
 what is listed (`Store.readable_folders` reports and counts it); one whose status.json, or whose
-metrics.json when it says done, cannot be read has no recorded state, so it is `pending` (bench/states.py)
-and the next `run` clears its results and runs it anew (bench/execute.py); an unreadable about.json or
-spec.json is rewritten from the grid's spec by `run` (`Store.create`). Nothing here imports torch: an
-unreadable checkpoint.pt is told by its zip archive (what torch.save writes), and set aside when a run
-resumes (bench/engine/train.py `resume`).
+metrics.json when it says done, cannot be read has no recorded state, so it is `pending`
+(bench/cell/states.py) and the next `run` clears its results and runs it anew (bench/cell/execute.py); an
+unreadable about.json or spec.json is rewritten from the grid's spec by `run` (`Store.create`). Nothing here
+imports torch: an unreadable checkpoint.pt is told by its zip archive (what torch.save writes), and set aside
+when a run resumes (bench/engine/train.py `resume`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import bench.atomic as atomic
-from bench import states
 from bench.atomic import CorruptFile
+from bench.cell import states
+from bench.cell.lock import RunLock
+from bench.cell.spec import RunSpec
 from bench.errors import BenchError
-from bench.lock import RunLock
-from bench.spec import RunSpec
 
 DEFAULT_RESULTS = "results"
 RESULT_FILES = ("status.json", "metrics.json", "split.json", "history.json", "log.txt", "checkpoint.pt")
@@ -91,9 +91,9 @@ class RunFolder:
         return recorded
 
     def state(self) -> str:
-        """The cell's state as the folder alone tells it (bench/states.py `derive`, with no scheduler to ask):
-        done, failed, pruned, running (a live process holds the lock), interrupted or pending (also when
-        its status.json cannot be read: nothing readable says it ever started)."""
+        """The cell's state as the folder alone tells it (bench/cell/states.py `derive`, with no scheduler
+        to ask): done, failed, pruned, running (a live process holds the lock), interrupted or pending (also
+        when its status.json cannot be read: nothing readable says it ever started)."""
         return states.derive(self.recorded_state(), self.lock.held_elsewhere)
 
     def unreadable(self) -> list[CorruptFile]:
@@ -164,7 +164,7 @@ class Store:
     def create(self, spec: RunSpec, run_id: str) -> RunFolder:
         """The folder of a spec, created with its spec.json and about.json when new."""
         from bench import registry
-        from bench.codeversion import cell_sources
+        from bench.cell.codeversion import cell_sources
 
         folder = self.folder(run_id)
         folder.path.mkdir(parents=True, exist_ok=True)

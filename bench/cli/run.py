@@ -1,30 +1,28 @@
-"""The commands behind the CLI; each takes the parsed arguments and returns an exit code."""
+"""The commands that run cells: `list`, `run`, `data`, and the internal `exec` (one cell) and `worker` (a
+sweep's worker). Each takes the parsed arguments and returns an exit code; `launch` is also how a study
+runs its cells."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 
 from bench import registry
 from bench.errors import BenchError
-from bench.paper import cmd_plot, cmd_report, cmd_table  # noqa: F401  (dispatched by name)
 from bench.params import parse_assignments
-from bench.study.command import cmd_study  # noqa: F401  (dispatched by name)
-from bench.tune.command import cmd_tune, cmd_tune_worker  # noqa: F401  (dispatched by name)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench.listing import describe
+    from bench.cli.listing import describe
 
     print(describe())
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.grid import Grid, expand, left_out, parse_ints, parse_names, parse_ratios
-    from bench.store import results_root
+    from bench.cell.grid import Grid, expand, left_out, parse_ints, parse_names, parse_ratios
+    from bench.cell.store import results_root
     from bench.tune.preset import apply_preset
 
     if args.jobs is not None and args.jobs < 1:
@@ -56,9 +54,9 @@ def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | Non
     profile, cluster_param, detach, dry_run): on this machine, or through the cluster launcher; the exit
     code (1 when a cell failed, 2 when a task's data could not be prepared). `settings`: run id → a study's
     setting of the cell (tuned, defaults), the summary's variant names."""
-    from bench.spec import task_key
-    from bench.store import Store, results_root
-    from bench.sweep import plan, run_cells
+    from bench.cell.spec import task_key
+    from bench.cell.store import Store, results_root
+    from bench.cell.sweep import plan, run_cells
 
     launcher = None
     if args.cluster != "none":
@@ -93,8 +91,8 @@ def launch(specs: list, args: argparse.Namespace, settings: dict[str, str] | Non
 
 def recorded_error(cell) -> str:
     """Why a cell of this machine failed, as its status.json says (or that it could not say: a full disk)."""
-    from bench.states import FAILED
-    from bench.store import or_empty
+    from bench.cell.states import FAILED
+    from bench.cell.store import or_empty
 
     status = or_empty(cell.folder.status)
     if status.get("state") != FAILED:
@@ -106,10 +104,10 @@ def prepare_data(store, specs, force: bool) -> dict[str, str]:
     """Prepare each task's data once, here with its progress bars, before the cells that need it run;
     return task_key → the one-line reason for each task whose data could not be prepared (missing,
     unreadable, refused by the contamination guard): its cells are left out, the others run."""
-    from bench.faults import fault_line, is_fault
-    from bench.spec import task_key
-    from bench.states import DONE
-    from bench.store import RunFolder
+    from bench.cell.faults import fault_line, is_fault
+    from bench.cell.spec import task_key
+    from bench.cell.states import DONE
+    from bench.cell.store import RunFolder
 
     pending = [s for s in specs if force or RunFolder(store.runs / s.run_id()).state() != DONE]
     distinct = {task_key(s): s for s in pending}
@@ -137,12 +135,12 @@ def report_missing(missing: dict[str, str], ran: bool) -> int:
 
 
 def check_limits(store, specs: list, args: argparse.Namespace) -> None:
-    """--jobs and --nproc against what this machine takes at once (bench/limits.py), with the memory a worker
-    takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
+    """--jobs and --nproc against what this machine takes at once (bench/cell/limits.py), with the memory a
+    worker takes from the done cells of these tasks in the results folder; ranks on CUDA against its GPUs."""
     import torch
 
-    from bench.limits import check_gpus, check_processes, worker_mb
-    from bench.store import CorruptFile, or_empty
+    from bench.cell.limits import check_gpus, check_processes, worker_mb
+    from bench.cell.store import CorruptFile, or_empty
 
     names, peaks = {s.task for s in specs}, []
     for folder in store.all_folders():
@@ -219,8 +217,8 @@ def check_nproc(args: argparse.Namespace) -> None:
 
 def run_on_cluster(launcher, store, cells, args: argparse.Namespace, settings: dict | None = None) -> int:
     """Submit the cells, then follow them to the end (or, with --detach, say how to)."""
+    from bench.cell.states import DONE, FAILED
     from bench.cluster.follow import follow
-    from bench.states import DONE, FAILED
 
     batches = launcher.submit(store, cells, force=args.force)
     if args.detach:
@@ -241,9 +239,9 @@ def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict |
     failed cells with `why(cell)`; the exit code."""
     import pandas as pd
 
-    from bench.collect import row
-    from bench.states import BUSY, DONE, FAILED
-    from bench.summary import summary_table
+    from bench.cell.collect import row
+    from bench.cell.states import BUSY, DONE, FAILED
+    from bench.cell.summary import summary_table
 
     placed = [c for c in cells if not any(e.path.name == "spec.json" for e in c.folder.unreadable())]
     table = pd.DataFrame([row(c.folder) for c in placed])  # not those whose folder went while they ran
@@ -269,7 +267,7 @@ def print_outcome(cells, states: dict[str, str], why: Callable, settings: dict |
 
 
 def print_grid(store, specs) -> None:
-    from bench.store import RunFolder
+    from bench.cell.store import RunFolder
 
     counts: dict[str, int] = {}
     for spec in specs:
@@ -283,10 +281,10 @@ def print_grid(store, specs) -> None:
 def cmd_exec(args: argparse.Namespace) -> int:
     import torch
 
-    from bench.execute import execute
-    from bench.states import BUSY, DONE
-    from bench.store import RunFolder
-    from bench.sweep import EXIT_BUSY
+    from bench.cell.cells import EXIT_BUSY
+    from bench.cell.execute import execute
+    from bench.cell.states import BUSY, DONE
+    from bench.cell.store import RunFolder
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -295,107 +293,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bench.worker import serve
+    from bench.cell.worker import serve
 
     return serve(threads=args.threads, parent=args.parent)
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from bench.cluster.jobfile import views
-    from bench.status import cell_status, distinctions, format_line
-    from bench.store import Store, results_root
-
-    store = Store(results_root(args.results))
-    folders = sorted(store.readable_folders(), key=lambda f: f.spec().canonical())
-    if not folders:
-        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    counts: dict[str, int] = {}
-    jobs = views(folders)  # one scheduler query for all SLURM cells
-    distinct = distinctions(folders)  # what tells apart cells of the same method, task, ratio and seeds
-    for folder in folders:
-        status = cell_status(folder, jobs.get(folder.run_id))
-        counts[status.state] = counts.get(status.state, 0) + 1
-        print(format_line(folder, status, distinct.get(folder.run_id, "")))
-    print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return 0
-
-
-def cmd_collect(args: argparse.Namespace) -> int:
-    from bench.collect import collect, write_table
-    from bench.store import Store, results_root
-
-    store = Store(results_root(args.results))
-    df = collect(store)
-    if df.empty:
-        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
-    try:
-        parquet, csv = write_table(df, store.root)
-    except OSError as err:  # nothing half-written: each file is written atomically
-        raise BenchError(
-            f"cannot write results.parquet and results.csv in {store.root} ({err.strerror}); make the folder "
-            "writable, or copy it to one that is (table, plot and report read it as it is)"
-        ) from None
-    states = df["state"].value_counts().to_dict()
-    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
-    return 0
-
-
-def cmd_perf(args: argparse.Namespace) -> int:
-    if args.threads < 0:
-        raise BenchError(f"--threads {args.threads}: give a number of torch threads, or 0 for torch's choice")
-    if args.what == "train":
-        return perf_train(args)
-    if args.what == "sweep":
-        from bench.perf.sweep import format_table as sweep_table
-        from bench.perf.sweep import measure as measure_sweep
-
-        steps = 50 if args.steps is None else args.steps
-        sweep_records = measure_sweep(cells=args.cells, jobs=args.jobs, steps=steps)
-        print(json.dumps(sweep_records, indent=1) if args.json else sweep_table(sweep_records))
-        return 0
-    from bench.grid import parse_ints
-    from bench.perf.losses import format_table, measure
-
-    batches = tuple(parse_ints(args.batches, "--batches"))
-    if min(batches) < 2:
-        raise BenchError(f"--batches {args.batches}: give batch sizes of at least 2 rows")
-    if max(batches) >= 1024:
-        print("note: the plain reference needs about 10 GB at batch 1024", file=sys.stderr)
-    records = measure(batches=batches, threads=args.threads or None)
-    print(json.dumps(records, indent=1) if args.json else format_table(records))
-    return 0
-
-
-def perf_train(args: argparse.Namespace) -> int:
-    """`perf train`: the flags that name a task parameter set it, --task-param any other."""
-    from bench.grid import parse_names, parse_ratios
-    from bench.perf.train import format_table, measure
-
-    flags = {
-        "encoder": args.encoder,
-        "mode": args.mode,
-        "batch_size": args.batch_size,
-        "amp": args.amp,
-        "device": args.device,
-        "num_workers": args.num_workers,
-    }
-    params = {k: v for k, v in flags.items() if v is not None} | parse_assignments(
-        args.task_param, "--task-param"
-    )
-    ratios = parse_ratios(args.pair_ratio)
-    if len(ratios) != 1:
-        raise BenchError(f"--pair-ratio {args.pair_ratio}: give one pair ratio")
-    report = measure(
-        task=registry.tasks().get(args.task).name,
-        methods=tuple(parse_names(args.methods, registry.methods())),
-        params=params,
-        steps=20 if args.steps is None else args.steps,
-        warmup=args.warmup,
-        pair_ratio=ratios[0],
-        threads=args.threads or None,
-    )
-    print(json.dumps(report, indent=1) if args.json else format_table(report))
-    return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench import atomic
 from bench.atomic import CorruptFile
+from bench.cell.states import DONE, PENDING
 from bench.errors import BenchError
-from bench.states import DONE, PENDING
 from bench.study.file import Study, load_study, report_dir
 from bench.study.plan import Plan, plan_study, tune_configs
 from bench.study.tuning import check, counts, left, seconds
@@ -28,7 +28,7 @@ RUN_DEFAULTS = {"nproc": 1, "force": False, "detach": False, "dry_run": False}
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from bench.store import results_root
+    from bench.cell.store import results_root
 
     study = load_study(args.file)
     results = results_root(args.results)
@@ -40,10 +40,10 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def run(study: Study, results: Path, args: argparse.Namespace) -> int:
-    from bench.commands import check_cluster_flags, launch
-    from bench.execute import now
-    from bench.limits import check_processes
-    from bench.store import Store
+    from bench.cell.execute import now
+    from bench.cell.limits import check_processes
+    from bench.cell.store import Store
+    from bench.cli.run import check_cluster_flags, launch
     from bench.study.check import check_presets, check_report_metric
     from bench.study.report import write_report
     from bench.study.tuning import tune_all
@@ -101,7 +101,7 @@ def run(study: Study, results: Path, args: argparse.Namespace) -> int:
 
 
 def not_done(results: Path, p: Plan) -> list[bool]:
-    from bench.store import Store
+    from bench.cell.store import Store
 
     store = Store(results)
     return [store.folder(c.spec.run_id()).state() != DONE for c in p.cells]
@@ -180,7 +180,7 @@ def tuning_line(cfg, results: Path) -> str:
 
 
 def cell_states(results: Path, p: Plan) -> dict[str, str]:
-    from bench.store import Store
+    from bench.cell.store import Store
 
     store = Store(results)
     return {c.spec.run_id(): store.folder(c.spec.run_id()).state() for c in p.cells}
@@ -220,9 +220,9 @@ def status(study: Study, results: Path) -> int:
 def status_lines(results: Path, p: Plan) -> dict[str, str]:
     """Print each cell that is neither done nor pending as `status` does (with its job, reason and log),
     and the pending ones counted by method, setting and task; return run id → state."""
+    from bench.cell.status import cell_status, format_line
+    from bench.cell.store import Store
     from bench.cluster.jobfile import views
-    from bench.status import cell_status, format_line
-    from bench.store import Store
 
     store = Store(results)
     folders = {c.spec.run_id(): store.folder(c.spec.run_id()) for c in p.cells}

@@ -4,7 +4,7 @@ The limit is min(cores, available memory / the memory a worker takes): the cores
 (sched_getaffinity), the kernel's MemAvailable, and per worker the largest peak resident memory a done
 cell of the same tasks recorded in the results folder (status.json cost.peak_mem_mb), at least
 WORKER_FLOOR_MB, what a worker holds once it has imported torch and the harness (523 MB measured on
-CPython 3.12, torch 2.x, `import bench.execute, tasks.synthetic`). Ranks on CUDA take one GPU each.
+CPython 3.12, torch 2.x, `import bench.cell.execute, tasks.synthetic`). Ranks on CUDA take one GPU each.
 $BENCH_MAX_PROCS=N replaces the limit (for a machine whose memory or cores this reads wrong).
 """
 

@@ -8,7 +8,7 @@ needed), parameters (`p_method_<k>`, `p_task_<k>`), metrics (one column each), c
 train_s, eval_s, peak_mem_mb, samples_per_s, n_params, n_trainable, device, gpu_hours, threads) and
 provenance (git_commit, code_version, python_version, host, torch_version,
 started_at, finished_at, current: whether the cell's sources are as they are now, by
-bench/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
+bench/cell/codeversion.py), what it was evaluated on (`eval_<set>_source`, `_split`, `_size`, `_overlap`,
 `_excluded`), `metric_unit` (`fraction`: the tables show percent), for each metric, `protocol_<metric>`:
 how it was measured (bench/protocols.py; JSON: protocol, set, split, queries, gallery, ...; a `val_` metric
 has its test metric's protocol on the validation split), and `fit_features` (a method that fits: the
@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench import atomic, protocols
-from bench.codeversion import cell_version
-from bench.store import RunFolder, Store, or_empty
+from bench.cell.codeversion import cell_version
+from bench.cell.store import RunFolder, Store, or_empty
 
 
 def entries(about: dict, method: str, task: str) -> dict:

@@ -1,4 +1,5 @@
-"""The paper commands (`table`, `plot`, `report`) on the results table collected from the run folders."""
+"""The commands that read the run folders: `status` (each cell's state) and `collect` (the results table),
+and the paper commands (`table`, `plot`, `report`) on the table collected from them."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import sys
 from pathlib import Path
 
 from bench import atomic
+from bench.cli.outfile import check_figure_name, writable
 from bench.errors import BenchError
-from bench.outfile import check_figure_name, writable
 
 
 def runs_table(args: argparse.Namespace):
     """The collected table of the results folder, narrowed by --where and to the current code version
     (unless --all-versions; the runs left out are counted on stderr); a BenchError when it holds no run."""
-    from bench.collect import collect
+    from bench.cell.collect import collect
+    from bench.cell.store import Store, results_root
     from bench.report.frame import select
-    from bench.store import Store, results_root
 
     store = Store(results_root(args.results))
     df = collect(store)
@@ -117,4 +118,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = writable(Path(args.out or root / "report.html"))
     path = write_report(df, out, root, metric=args.metric, display=display_names(args.names))
     print(f"report → {path}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bench.cell.status import cell_status, distinctions, format_line
+    from bench.cell.store import Store, results_root
+    from bench.cluster.jobfile import views
+
+    store = Store(results_root(args.results))
+    folders = sorted(store.readable_folders(), key=lambda f: f.spec().canonical())
+    if not folders:
+        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
+    counts: dict[str, int] = {}
+    jobs = views(folders)  # one scheduler query for all SLURM cells
+    distinct = distinctions(folders)  # what tells apart cells of the same method, task, ratio and seeds
+    for folder in folders:
+        status = cell_status(folder, jobs.get(folder.run_id))
+        counts[status.state] = counts.get(status.state, 0) + 1
+        print(format_line(folder, status, distinct.get(folder.run_id, "")))
+    print(f"{len(folders)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from bench.cell.collect import collect, write_table
+    from bench.cell.store import Store, results_root
+
+    store = Store(results_root(args.results))
+    df = collect(store)
+    if df.empty:
+        raise BenchError(f"no runs under {store.runs}; run some with `python -m bench run`")
+    try:
+        parquet, csv = write_table(df, store.root)
+    except OSError as err:  # nothing half-written: each file is written atomically
+        raise BenchError(
+            f"cannot write results.parquet and results.csv in {store.root} ({err.strerror}); make the folder "
+            "writable, or copy it to one that is (table, plot and report read it as it is)"
+        ) from None
+    states = df["state"].value_counts().to_dict()
+    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in states.items())}) → {parquet} and {csv}")
     return 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import states
-from bench.store import RunFolder, or_empty
+from bench.cell import states
+from bench.cell.store import RunFolder, or_empty
 
 
 @dataclass(frozen=True)

@@ -31,16 +31,17 @@ from typing import Any
 
 import torch
 
-from bench import registry, states
-from bench.engine.device import default_device
+from bench import registry
+from bench.cell import states
+from bench.cell.faults import fault_line, is_fault
+from bench.cell.memory import PeakMemory
+from bench.cell.provenance import provenance
+from bench.cell.spec import RunSpec, task_key
+from bench.cell.store import RunFolder
+from bench.device import default_device
 from bench.engine.distributed import Dist
 from bench.engine.precision import resolve_device
 from bench.engine.train import OnEval, train
-from bench.faults import fault_line, is_fault
-from bench.memory import PeakMemory
-from bench.provenance import provenance
-from bench.spec import RunSpec, task_key
-from bench.store import RunFolder
 from tasks.base import Task, TaskData
 
 METRIC_UNIT = "fraction"
@@ -125,7 +126,8 @@ class ReadOnlyFolder:
 
 def _follow(folder: RunFolder, dist: Dist) -> str:
     """A rank other than 0: rank 0's decision, and when it runs the cell, the same training beside it.
-    An error here ends this rank's process, and its launcher (bench/ranks.py, torchrun) ends the others."""
+    An error here ends this rank's process, and its launcher (bench/cell/ranks.py, torchrun) ends the
+    others."""
     settled = dist.broadcast(None)
     if settled:
         return settled
