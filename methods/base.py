@@ -271,6 +271,12 @@ class Method:
         knows its pool size (bench/cell/grid.py), else at set-up, before the fit."""
         return None
 
+    def reads_frozen(self) -> bool:
+        """Whether the run gives this method its task's frozen features (Task.frozen_features): it fits, or
+        its terms read feat_* (FEATURES), and it does not ask for the towers' outputs (`features=towers`)."""
+        reads = self.fits or bool(self.embeddings() & FEATURES)
+        return reads and self.p.get("features", "frozen") != "towers"
+
     def fit(self, data: FitData) -> Fitted | None:
         """The closed-form stage of a method that `fits`, before any step (deterministic: a resumed run
         fits again and gets the same); a `closed_form` method returns its Fitted embedding functions."""

@@ -2,14 +2,16 @@
 L2-normalised (CLIP's own space; or as they are, the inputs of CLIP's own projections with heads=clip) and
 kept in half precision on the CPU, as their caches hold them (bench/cache.py); and the modules of each
 task's declared frozen unimodal features, what a method that fits is given (tasks/base.py
-`Task.frozen_features`): the inputs as they are, raw pixels, or a pretrained tower kept frozen.
+`Task.frozen_features`): the inputs as they are, raw pixels, a pretrained tower kept frozen, or features
+of another encoder looked up by the input they belong to (the MiniLM features of CLIP's captions).
 
 The leading underscore keeps the task registry (bench/registry.py) from looking for a task here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -87,3 +89,41 @@ class FrozenTower(nn.Module):
     def forward(self, x: Any) -> Tensor:
         with torch.no_grad():
             return self.tower(x).float()
+
+
+class FrozenLookup(nn.Module):
+    """Frozen features of texts known in advance, given the task's encoder inputs of those texts (another
+    encoder's inputs: CLIP's tokens or CLIP's text features): `pairs` holds, per group of texts, their
+    inputs (n, ·) and their features (n, F), row i of one belonging to row i of the other. An input is
+    looked up by its content (a 16-byte BLAKE2b digest of its bytes), a 3-D one (n, m, ·) at row 0 (an
+    item's first caption, as `FrozenInputs`); texts whose inputs are equal (the same string, or strings
+    that CLIP's tokenizer cuts or cleans to the same tokens) get the features of the first of them. The
+    features are kept in half precision on the CPU, as their cache holds them; the output is float32 on
+    the input's device. An input that is not among `pairs` is a LookupError. No parameters."""
+
+    def __init__(self, pairs: Iterable[tuple[Tensor, Tensor]], name: str):
+        super().__init__()
+        self.rows: dict[bytes, int] = {}
+        kept = []
+        for inputs, features in pairs:
+            for digest, feature in zip(_digests(inputs), features, strict=True):
+                if digest not in self.rows:
+                    self.rows[digest] = len(kept)
+                    kept.append(feature)
+        self.table = torch.stack(kept).half()
+        self.out_dim, self.feature_name = self.table.shape[1], name
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, 0] if x.dim() == 3 else x
+        try:
+            idx = [self.rows[d] for d in _digests(x)]
+        except KeyError:
+            raise LookupError(f"{self.feature_name}: an input row that is none of the task's texts") from None
+        return self.table[idx].float().to(x.device)
+
+
+def _digests(x: Tensor) -> list[bytes]:
+    """The content digest of each row of x: its dtype and bytes."""
+    rows = x.detach().cpu().contiguous()
+    tag = str(rows.dtype).encode()
+    return [hashlib.blake2b(tag + r.numpy().tobytes(), digest_size=16).digest() for r in rows]

@@ -248,9 +248,17 @@ class Task:
         inputs (train pool and evaluation alike) to features, with an int `out_dim` and a str
         `feature_name` saying what they are (recorded with the run, `fit_features`). Deterministic: no
         random weights, no training mode (tasks/_frozen.py `FrozenInputs`, `FrozenPixels`,
-        `FrozenTower`). A request the task cannot serve (pretrained features whose weights do not load)
-        is a BenchError naming the parameter and the fix, never other features in their place."""
+        `FrozenTower`, `FrozenLookup`). A request the task cannot serve (pretrained features whose weights do
+        not load; what `check_frozen` refuses) is a BenchError naming the parameter and the fix, never other
+        features in their place."""
         raise NotImplementedError
+
+    def check_frozen(self) -> str | None:
+        """Why this task, with its parameters, cannot serve its frozen features (`frozen_features`) to a
+        method that reads them (Method.reads_frozen), in one line naming the parameter and the fix; None
+        where it can. Known without loading: the grid asks it of every such cell before anything is
+        written (bench/grid.py `expand`); the cells of other methods are not affected."""
+        return None
 
     def views(self, side: str, x: Any, generator: torch.Generator) -> tuple[Any, Any]:
         """Two random views of encoder inputs `x` of modality `side` ("a" or "b") for the SSL term."""

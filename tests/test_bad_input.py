@@ -18,6 +18,12 @@ GRID = ["run", "--methods", "clip", "--tasks", "synthetic", "--results", "{R}", 
 BARE = ["run", "--methods", "clip", "--results", "{R}", "--tasks"]
 TUNE = ["tune", "--method", "clip", "--task", "synthetic", "--trials", "1"]
 
+
+def tp(*pairs: str) -> list[str]:
+    """--task-param arguments of `pairs` (k=v)."""
+    return [arg for kv in pairs for arg in ("--task-param", kv)]
+
+
 # (argv with {R} the results folder holding finished runs and {E} an empty folder, the text the one line
 # must hold); every one of them exits with 2
 CASES = [
@@ -86,6 +92,22 @@ CASES = [
     ),
     ([*BARE, "vl", "--task-param", "mode=frozen"], "task vl: encoder=cnn starts from random weights"),
     ([*BARE, "vl", "--task-param", "source=synthetic:3", "--pair-ratio", "0.1"], "round(0.3) = 0 pairs"),
+    # frozen features a task cannot serve, for a method that reads them (issue 21)
+    (
+        [
+            *BARE,
+            "vl",
+            "--methods",
+            "clip,cca",
+            *tp("source=synthetic:32", "encoder=released", "pretrained=none"),
+        ]
+        + tp("mode=frozen"),
+        "method cca on task vl: encoder=released pretrained=none mode=frozen caches random ResNet-34",
+    ),
+    (
+        [*BARE, "vl", "--methods", "asif", *tp("source=synthetic:32", "frozen_text=clip")],
+        "method asif on task vl: frozen_text=clip needs an open_clip encoder's text tower and encoder=cnn",
+    ),
     # the flags of `run`
     ([*GRID, "--jobs", "0"], "--jobs 0: give a positive number of cells to run at once"),
     ([*GRID, "--profile", "x.yaml"], "--profile needs --cluster slurm, local or debug"),

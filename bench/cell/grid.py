@@ -9,7 +9,8 @@ engine derives from them), and no cell that would train on nothing it was asked 
 (`bench.cell.rules.empty_cell`, when the task knows its pool size without loading: `Task.pool_size`;
 else the engine refuses such a cell at set-up). Task parameter allow_empty=true lets such a cell run. A method
 that does not apply to a task (`Method.requires`, `Task.provides`) is refused there, or left out with
-`--methods all` (`left_out` names those pairs in one line).
+`--methods all` (`left_out` names those pairs in one line). A method that reads its task's frozen features
+is refused where the task cannot serve them (`check_frozen`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def inapplicable(method: Entry, task) -> str | None:
 
 
 REQUIREMENTS = {"keywords": "a vocabulary of concepts in the B texts"}
+
+
+def check_frozen(method, task) -> None:
+    """Refuse a method that reads its task's frozen features (Method.reads_frozen) on a Task instance that
+    cannot serve them (Task.check_frozen); the cells of other methods are not affected."""
+    if method.reads_frozen() and (why := task.check_frozen()):
+        raise BenchError(f"method {method.name} on task {task.name}: {why}")
 
 
 def left_out(grid: Grid) -> str | None:
@@ -208,6 +216,7 @@ def expand(grid: Grid) -> list[RunSpec]:
             raise BenchError(f"method {m} does not apply to task {t}: {why}")
         if not why:
             pairs.append((t, m))
+            check_frozen(methods.get(m).create(mparams[m]), made[t])
     specs = [
         RunSpec(m, t, r, grid.split_seed, s, mparams[m], tparams[t])
         for (t, m), r, s in itertools.product(pairs, grid.ratios, grid.seeds)

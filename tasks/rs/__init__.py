@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from bench.params import Param
-from tasks import _openclip, contamination
-from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenPixels, FrozenTower
+from tasks import _openclip, _sentences, contamination
+from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenLookup, FrozenPixels, FrozenTower
 from tasks.base import Task, TaskData, take
 from tasks.rs import data, features, inputs, sources, synthetic, towers
 from tasks.rs.evaluate import evaluate, evaluate_items, protocols
@@ -91,6 +91,13 @@ class RemoteSensing(Task):
             "clip: CLIP's own projections and learned scale, no fresh head (S-CLIP's regime); fresh: fresh "
             "projection heads on CLIP's outputs, from the method's temperature",
             choices=("clip", "fresh"),
+        ),
+        "frozen_text": Param(
+            "minilm",
+            "the caption features a frozen-feature method (asif, cca, sotalign's teacher, ...) fits on: "
+            "minilm, MiniLM sentence features (a unimodal text encoder, offline), or clip, CLIP's own text "
+            "tower",
+            choices=("minilm", "clip"),
         ),
         "n_views": Param(4, "frozen: SimCLR views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
@@ -210,19 +217,29 @@ class RemoteSensing(Task):
         return _openclip.towers(copy.deepcopy(model), mean, std, self.p["pretrained"] != "none", own)
 
     def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
-        """The open_clip image tower's features and its text tower's (the cached ones in frozen mode, the
-        towers kept frozen in finetune mode); with pretrained=none in finetune mode, raw pixels for the
-        images (tasks/_frozen.py `FrozenPixels`) and the random text tower, so named."""
+        """Images: the open_clip image tower's features (the cached ones in frozen mode, the tower kept frozen
+        in finetune mode; with pretrained=none in finetune mode, raw pixels, tasks/_frozen.py
+        `FrozenPixels`). Captions: frozen_text=minilm, MiniLM sentence features (features.py `sentences`),
+        looked up by the caption's input (tasks/_frozen.py `FrozenLookup`); frozen_text=clip, the open_clip
+        text tower's (cached, or kept frozen; the random tower with pretrained=none, so named)."""
         p = self.p
         tag = p["pretrained"] if p["pretrained"] != "none" else "random weights"
         names = f"{p['encoder']} {tag} image", f"{p['encoder']} {tag} text"
         if p["mode"] == "frozen":
-            dim = data.train_a.shape[-1]
-            return FrozenInputs(dim, names[0]), FrozenInputs(dim, names[1])
-        image, text = self.encoders(data)
-        if p["pretrained"] == "none":
-            return FrozenPixels(self._model[2], PIXELS_SIDE), FrozenTower(text, names[1])
-        return FrozenTower(image, names[0]), FrozenTower(text, names[1])
+            image = FrozenInputs(data.train_a.shape[-1], names[0])
+            clip_text = FrozenInputs(data.train_b.shape[-1], names[1])
+        else:
+            towers = self.encoders(data)
+            pixels = p["pretrained"] == "none"
+            image = FrozenPixels(self._model[2], PIXELS_SIDE) if pixels else FrozenTower(towers[0], names[0])
+            clip_text = FrozenTower(towers[1], names[1])
+        return image, self._sentence_lookup(data) if p["frozen_text"] == "minilm" else clip_text
+
+    def _sentence_lookup(self, data: TaskData) -> FrozenLookup:
+        """MiniLM's features of every text input, looked up by the task's input of the text."""
+        found = features.sentences(self.p)
+        pairs = [(data.train_b[:, 0] if k == "train_b" else data.eval[k], v) for k, v in found.items()]
+        return FrozenLookup(pairs, _sentences.MINILM)
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached SimCLR views (frozen) or two fresh ones on raw pixels (finetune).

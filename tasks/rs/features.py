@@ -6,6 +6,9 @@ as it is, the entry then holding those projections and CLIP's learned scale (tas
 `projection_tensors`), so that they train from CLIP's weights. The key holds the encoder, the views and
 the data's identity (data.fingerprint: hub commits, local files, evaluation splits), so a change to any
 of them builds a new entry. The entry also holds what was evaluated (`about`, JSON), for a cached load.
+
+`sentences`: the MiniLM sentence features of the texts, what a frozen-feature method fits the captions on
+by default (frozen_text=minilm), cached apart from these (in both modes) under the data's identity.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 from bench import cache
 from bench.device import default_device
-from tasks import _openclip
+from tasks import _openclip, _sentences
 from tasks._frozen import unit_features
 from tasks.rs import data, inputs
 from tasks.rs.images import augment
@@ -79,3 +82,19 @@ def frozen(p: dict[str, Any]) -> dict[str, Tensor]:
     if p["heads"] == "clip":  # heads=fresh keeps the key of the unit features it has always had
         key["features"] = "before CLIP's projections"
     return cache.tensors("rs-features", key, lambda: build(p))
+
+
+def sentences(p: dict[str, Any]) -> dict[str, Tensor]:
+    """MiniLM sentence features (float32, tasks/_sentences.py) of the first caption of each train item
+    (`train_b`, (N, F): what a frozen feature reads of an item, tasks/_frozen.py) and of every other text
+    input (inputs.texts), row for row; cached under the data's identity and the parameters of the texts
+    (the data is read only to build them), the same entry in both modes and for every open_clip model."""
+
+    def strings() -> dict[str, list[str]]:
+        raw = data.read(p)
+        found = inputs.texts(raw, p, inputs.vocabulary(raw, p))
+        return {**found, "train_b": found["train_b"][:: p["n_captions"]]}
+
+    names = ("templates", "keywords", "n_keywords", "contamination")
+    key = {**{k: p[k] for k in names}, "data": data.fingerprint(p)}
+    return _sentences.cached("rs-text", key, strings, _sentences.MINILM)

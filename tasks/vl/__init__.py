@@ -29,7 +29,8 @@ from torch import Tensor, nn
 from bench.errors import BenchError
 from bench.params import SEEDS, Param
 from tasks import _openclip, contamination
-from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenPixels, FrozenTower
+from tasks._frozen import PIXELS_SIDE, FrozenInputs, FrozenLookup, FrozenPixels, FrozenTower
+from tasks._sentences import MINILM
 from tasks._shared import two_rows
 from tasks.base import Task, TaskData, take
 from tasks.rs.towers import FeatureTower
@@ -113,6 +114,13 @@ class VisionLanguage(Task):
             "open_clip encoders: clip = CLIP's own projections and learned scale, no fresh head (S-CLIP's "
             "regime), or fresh projection heads from the method's temperature; cnn, released: always fresh",
             choices=("clip", "fresh"),
+        ),
+        "frozen_text": Param(
+            "minilm",
+            "open_clip encoders: the caption features a frozen-feature method (asif, cca, sotalign's "
+            "teacher, ...) fits on: minilm, MiniLM sentence features (offline), or clip, CLIP's own text "
+            "tower; cnn and released fit on text_encoder's sentence features",
+            choices=("minilm", "clip"),
         ),
         "n_views": Param(4, "frozen: augmented views cached per train image (at least 2)", valid="[1, inf)"),
         "view_seed": Param(
@@ -260,23 +268,38 @@ class VisionLanguage(Task):
         """heads=clip with an open_clip encoder: no fresh head (cnn and released always have them)."""
         return self.p["heads"] == "clip" and self.p["encoder"] not in ("cnn", "released")
 
+    def check_frozen(self) -> str | None:
+        """encoder=released pretrained=none mode=frozen caches random ResNet features only; frozen_text=clip
+        needs an open_clip encoder's text tower."""
+        p = self.p
+        if p["encoder"] == "released" and p["pretrained"] == "none" and p["mode"] == "frozen":
+            return (
+                "encoder=released pretrained=none mode=frozen caches random ResNet-34 features, which are no "
+                "frozen encoder; use mode=finetune (raw pixels), or the method parameter features=towers"
+            )
+        if p["encoder"] in ("cnn", "released") and p["frozen_text"] == "clip":
+            return (
+                f"frozen_text=clip needs an open_clip encoder's text tower and encoder={p['encoder']} has "
+                "none (it fits on text_encoder's sentence features); use frozen_text=minilm or an open_clip "
+                "encoder"
+            )
+        return None
+
     def frozen_features(self, data: TaskData) -> tuple[nn.Module, nn.Module]:
         """Images: the pretrained encoder's pooled features where the run's encoder is pretrained (ResNet-34
         ImageNet for released, the open_clip image tower), else raw pixels (encoder=cnn, pretrained=none;
         tasks/_frozen.py `FrozenPixels`, average-pooled to at most PIXELS_SIDE). Captions: the sentence
-        features of `text_encoder` (cnn, released; the first caption of an image), or the open_clip text
-        tower's. Pretrained features whose weights do not load are refused, never replaced."""
+        features of `text_encoder` (cnn, released; the first caption of an image); with an open_clip
+        encoder, frozen_text=minilm: MiniLM's sentence features, looked up by the caption's input
+        (tasks/_frozen.py `FrozenLookup`), frozen_text=clip: the open_clip text tower's. Pretrained features
+        whose weights do not load, and what `check_frozen` refuses, are BenchErrors, never replaced."""
+        if why := self.check_frozen():
+            raise BenchError(f"task vl: {why}")
         p, frozen = self.p, self.p["mode"] == "frozen"
         pretrained = p["pretrained"] != "none"
         if p["encoder"] in ("cnn", "released"):
             text = FrozenInputs(data.train_b.shape[-1], p["text_encoder"])
             if p["encoder"] == "cnn" or not pretrained:
-                if frozen:  # released, pretrained=none, mode=frozen: only random ResNet features are cached
-                    raise BenchError(
-                        "task vl: encoder=released pretrained=none mode=frozen caches random ResNet-34 "
-                        "features, which are no frozen encoder; use mode=finetune (raw pixels), or the "
-                        "method parameter features=towers"
-                    )
                 return FrozenPixels(features.image_size(p), PIXELS_SIDE), text
             name = "ResNet-34 ImageNet"  # weights that do not load are refused by resnet34 (towers.py)
             if frozen:
@@ -285,12 +308,24 @@ class VisionLanguage(Task):
         tag = p["pretrained"] if pretrained else "random weights"
         names = f"{p['encoder']} {tag} image", f"{p['encoder']} {tag} text"
         if frozen:
-            dims = data.train_a.shape[-1], data.train_b.shape[-1]
-            return FrozenInputs(dims[0], names[0]), FrozenInputs(dims[1], names[1])
-        image, text = self.encoders(data)
-        if not pretrained:
-            return FrozenPixels(self._model[2], PIXELS_SIDE), FrozenTower(text, names[1])
-        return FrozenTower(image, names[0]), FrozenTower(text, names[1])
+            image = FrozenInputs(data.train_a.shape[-1], names[0])
+            clip_text = FrozenInputs(data.train_b.shape[-1], names[1])
+        else:
+            towers = self.encoders(data)
+            if pretrained:
+                image = FrozenTower(towers[0], names[0])
+            else:
+                image = FrozenPixels(self._model[2], PIXELS_SIDE)
+            clip_text = FrozenTower(towers[1], names[1])
+        return image, self._sentence_lookup(data) if p["frozen_text"] == "minilm" else clip_text
+
+    def _sentence_lookup(self, data: TaskData) -> FrozenLookup:
+        """MiniLM's features of every text input (features.py `sentences`: the cache that encoder=cnn's
+        text inputs come from), looked up by the task's input of the text (an image's first caption)."""
+        found = features.sentences(self.p, len(data), lambda: features.texts(features.read(self.p)), MINILM)
+        pairs = [(data.train_b[:, 0], found["train_b"][:, 0])]
+        pairs += [(data.eval[k], v) for k, v in found.items() if k != "train_b"]
+        return FrozenLookup(pairs, MINILM)
 
     def views(self, side: str, x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Images: two cached augmented views (frozen) or two fresh ones of the raw pixels (random resized

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from bench import cache, shards
 from bench.device import default_device
 from bench.errors import BenchError
 from bench.seeds import view_generator
-from tasks import _openclip, contamination
+from tasks import _openclip, _sentences, contamination
 from tasks._frozen import unit_features
 from tasks.rs import lazy
 from tasks.rs.data import image_digest
@@ -152,9 +152,8 @@ def labels(raw: Raw) -> dict[str, Tensor]:
     return out
 
 
-def _shaped(raw: Raw, values: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Text inputs with the train captions as (N, m, ·)."""
-    n = len(raw.train.captions)
+def _shaped(n: int, values: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Text inputs with the captions of the n train images as (n, m, ·)."""
     return {k: v.view(n, -1, *v.shape[1:]) if k == "train_b" else v for k, v in values.items()}
 
 
@@ -165,20 +164,13 @@ def data_key(p: dict[str, Any]) -> dict[str, Any]:
     return {"identity": sources.identity(p), **{k: p[k] for k in names}, "templates": templates.TEMPLATES}
 
 
-def sentences(p: dict[str, Any], raw: Raw) -> dict[str, Tensor]:
-    """Sentence features (float32) of every text input of `raw` (cached)."""
-    from tasks.protein.features import text
-
-    def build() -> dict[str, Tensor]:
-        strings = texts(raw)
-        unique = sorted({s for v in strings.values() for s in v})  # template captions repeat a lot
-        row = {s: i for i, s in enumerate(unique)}
-        found = torch.from_numpy(text(unique, p["text_encoder"])).half()
-        return {k: found[torch.tensor([row[s] for s in v])] for k, v in strings.items()}
-
-    key = {"data": data_key(p), "text_encoder": p["text_encoder"]}
-    found = cache.tensors("vl-text", key, build)
-    return _shaped(raw, {k: v.float() for k, v in found.items()})
+def sentences(
+    p: dict[str, Any], n: int, strings: Callable[[], dict[str, list[str]]], encoder: str
+) -> dict[str, Tensor]:
+    """Sentence features (float32) of `encoder` of every text input, the captions of the n train images as
+    (n, m, F): cached under the data's identity (tasks/_sentences.py `cached`; `strings`, the texts, only
+    called to build them), the same entry for every encoder and mode of the task."""
+    return _shaped(n, _sentences.cached("vl-text", {"data": data_key(p)}, strings, encoder))
 
 
 def image_size(p: dict[str, Any]) -> int:
@@ -190,7 +182,11 @@ def finetune(p: dict[str, Any], raw: Raw, tokenize, size: int) -> dict[str, Any]
     """Raw-pixel inputs: images as ImagePools of `size` px, texts as tokens (`tokenize`, open_clip's
     tokenizer) or, without one, as sentence features."""
     words = texts(raw)
-    text_inputs = _shaped(raw, {k: tokenize(v) for k, v in words.items()}) if tokenize else sentences(p, raw)
+    n = len(raw.train.captions)
+    if tokenize:
+        text_inputs = _shaped(n, {k: tokenize(v) for k, v in words.items()})
+    else:
+        text_inputs = sentences(p, n, lambda: words, p["text_encoder"])
     pools = {"train_a": ImagePool(raw.train.images, size), "test_images": ImagePool(raw.test.images, size)}
     return {**pools, **text_inputs, **labels(raw)}
 
