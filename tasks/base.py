@@ -257,7 +257,7 @@ class Task:
         """Why this task, with its parameters, cannot serve its frozen features (`frozen_features`) to a
         method that reads them (Method.reads_frozen), in one line naming the parameter and the fix; None
         where it can. Known without loading: the grid asks it of every such cell before anything is
-        written (bench/grid.py `expand`); the cells of other methods are not affected."""
+        written (bench/cell/grid.py `expand`); the cells of other methods are not affected."""
         return None
 
     def views(self, side: str, x: Any, generator: torch.Generator) -> tuple[Any, Any]:

@@ -111,6 +111,7 @@ class MyMethod(Clip):
     name = "my_method"
     label = "My method"
     order = 5
+    baseline = False
 '''
 
 

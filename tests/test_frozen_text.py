@@ -10,7 +10,7 @@ import torch
 
 from bench import cache, registry
 from bench.cell.grid import Grid, expand
-from bench.cli import main
+from bench.cli.main import main
 from bench.errors import BenchError
 from bench.report.frame import with_variants
 from bench.store import Store

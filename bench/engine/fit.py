@@ -42,7 +42,7 @@ def frozen_encoders(method: Any, task: Any, data: TaskData) -> tuple[nn.Module, 
     """The task's frozen features (Task.frozen_features) for a method that reads them (Method.reads_frozen:
     it fits on them or its terms read them, the default); None for one that asks for the towers' outputs
     (`features=towers`) or reads no frozen features. What a task cannot serve is refused before anything is
-    written (Task.check_frozen, bench/grid.py); here it is a BenchError all the same."""
+    written (Task.check_frozen, bench/cell/grid.py); here it is a BenchError all the same."""
     return task.frozen_features(data) if method.reads_frozen() else None
 
 
