@@ -161,3 +161,15 @@ def test_a_new_method_file_is_the_whole_change_and_redoes_nothing(tmp_path):
     losses.write_text(losses.read_text() + "\n# an edit of the loss library\n")
     edited = bench(root, "run", "--methods", "clip,gentle_clip,my_method", "--dry-run", *grid)
     assert edited.stdout.splitlines()[-1] == "3 cells: 3 pending", edited.stdout
+
+
+def test_the_fallback_tree_covers_what_the_engine_imports_from_outside_it(tmp_path):
+    """tree_version (the version of a cell whose method or task is gone) changes with the modules that
+    moved out of bench/engine/ and that it imports, as it does with the engine's own files."""
+    root = tree(tmp_path)
+    before = tree_version(root)
+    for name in ("bench/seeds.py", "bench/device.py", "bench/cell/rules.py", "bench/engine/train.py"):
+        path = root / name
+        path.write_text(path.read_text() + "\n# edited\n")
+        assert tree_version.__wrapped__(root) != before, name
+        before = tree_version.__wrapped__(root)

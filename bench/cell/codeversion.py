@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("bench", "methods", "tasks")
 ENGINE = "bench.engine"
-TREE = ("bench/engine", "methods", "tasks")
+TREE = ("bench/engine", "bench/device.py", "bench/seeds.py", "bench/cell/rules.py", "methods", "tasks")
 
 
 def module_file(module: str, root: Path = ROOT) -> Path | None:
@@ -154,5 +154,7 @@ def cell_sources(method_module: str, task_module: str, root: Path = ROOT) -> tup
 
 @cache
 def tree_version(root: Path = ROOT) -> str:
-    """The hash of every .py file of the numeric tree (bench/engine/, methods/, tasks/)."""
-    return digest((p for top in TREE for p in (root / top).rglob("*.py")), root)
+    """The hash of every .py file of the numeric tree (bench/engine/, methods/, tasks/, and the modules that
+    moved out of the engine: bench/device.py, bench/seeds.py, bench/cell/rules.py)."""
+    files = (root / top for top in TREE)
+    return digest((p for f in files for p in ([f] if f.suffix == ".py" else f.rglob("*.py"))), root)
