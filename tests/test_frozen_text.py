@@ -13,7 +13,7 @@ from bench.cell.grid import Grid, expand
 from bench.cli.main import main
 from bench.errors import BenchError
 from bench.report.frame import with_variants
-from bench.store import Store
+from bench.cell.store import Store
 from tasks import _sentences
 from tasks._frozen import FrozenLookup
 from tasks.base import take
