@@ -10,10 +10,10 @@ import torch
 
 from bench import cache, registry
 from bench.cell.grid import Grid, expand
+from bench.cell.store import Store
 from bench.cli.main import main
 from bench.errors import BenchError
 from bench.report.frame import with_variants
-from bench.cell.store import Store
 from tasks import _sentences
 from tasks._frozen import FrozenLookup
 from tasks.base import take
