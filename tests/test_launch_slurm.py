@@ -132,7 +132,9 @@ def test_a_sweep_is_one_array_and_a_failing_cell_fails_alone(tmp_path, capsys):
     array = ids[0].split("_")[0]
     assert ids == [f"{array}_{i}" for i in range(4)], "one job array, one task per cell"
     assert [cell.folder.state() for cell in cells] == ["done", "done", "done", "failed"]
-    assert re.search(r"CLIP +\d+\.\d ± \d+\.\d \(3\)", out), out  # the summary (%): 3 seeds finished
+    # the summary (%), labelled as `table` labels it: the three finished seeds, and the failing setting apart
+    assert re.search(r"CLIP \(fail=false\) +\d+\.\d ± \d+\.\d \(3\)", out), out
+    assert re.search(r"CLIP \(fail=true\) +—", out), out
     assert (
         "FAILED clip · synthetic · r=0.1 · split 0 · seed 3: RuntimeError: synthetic task asked to fail"
         in out
