@@ -105,7 +105,7 @@ def test_the_run_summary_shows_percent_as_the_table_does(tmp_path, capsys):
     base = ["run", "--methods", "clip", "--tasks", "synthetic", "--seeds", "0,1", "--jobs", "1"]
     assert main([*base, "--results", str(results), *fast_args(steps="20")]) == 0
     summary = capsys.readouterr().out
-    assert "primary metric in %" in summary and "Synthetic a2b_r1 (%) r=0.1" in summary  # the labels
+    assert "primary metric in %" in summary and "Synthetic (A→B R@1), r = 0.1" in summary  # as table does
     cell = re.search(r"CLIP\s+(\d+\.\d ± \d+\.\d) \(2\)", summary)
     assert cell, summary
     assert main(["table", "--results", str(results)]) == 0
