@@ -23,8 +23,8 @@ from bench.cell.execute import execute
 from bench.cell.spec import RunSpec
 from bench.cell.store import Store
 from bench.errors import BenchError
-from tasks import hub
-from tasks.protein import Protein, features, pipeline, sources, split, synthetic
+from tasks import _sentences, hub
+from tasks.protein import Protein, pipeline, sources, split, synthetic
 
 README = """---
 dataset_info:
@@ -55,8 +55,8 @@ def _fast_text(monkeypatch):
     """A fast deterministic stand-in for the text encoder (as tests/test_protein_pipeline.py); and
     tasks/hub.py's per-process memo forgotten, so that a test sees the folder as it is now."""
     monkeypatch.setattr(
-        features,
-        "text",
+        _sentences,
+        "encode",
         lambda texts, encoder: np.stack(
             [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(384) for t in texts]
         ),

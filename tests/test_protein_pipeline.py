@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench import cache
+from tasks import _sentences
 from tasks.protein import Protein, features, sources, synthetic
 
 SMALL = {"source": "synthetic:600", "n_train": 400, "n_test": 100, "split": "random", "n_crops": 3}
@@ -44,7 +45,7 @@ def calls(monkeypatch):
 
     monkeypatch.setattr(sources, "load", load)
     monkeypatch.setattr(features, "kmer", kmer)
-    monkeypatch.setattr(features, "text", text)
+    monkeypatch.setattr(_sentences, "encode", text)  # the sentence model, shared with rs and vl
     return counts
 
 
